@@ -1,0 +1,403 @@
+"""Train MiniVGGNet on Fashion-MNIST with Keras 3: the chapter's run, ported.
+
+    python fashion_mnist.py                         # the chapter's recipe: 25 epochs, batch 32
+    python fashion_mnist.py --epochs 1 --limit 5000 # a quick try
+    python fashion_mnist.py --help                  # every option, with its default
+
+Loads the data (offline when the IDX files are on disk), trains, saves the model,
+prints a classification report, and writes plot.png and montage.png. The montage
+is also shown in a window when there is a display.
+"""
+
+import argparse
+import contextlib
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pyimagesearch.datasets import LABEL_NAMES, DatasetError, load_fashion_mnist
+from pyimagesearch.montage import prediction_montage
+
+# the chapter's hyper-parameters: number of epochs, base learning rate, batch size
+NUM_EPOCHS = 25
+INIT_LR = 1e-2
+BS = 32
+# batch norm and dropout run in inference mode when evaluating, so the
+# predictions do not depend on this batch size; a large one is just faster
+EVAL_BS = 1000
+WINDOW_TITLE = "Fashion MNIST"
+EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message says how."""
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, not {text!r}")
+    return value
+
+
+def keras_path(text):
+    if not text.endswith(".keras"):
+        raise argparse.ArgumentTypeError(f"must be a file name ending in .keras, not {text!r}")
+    return Path(text)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by default).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=positive_int, default=NUM_EPOCHS,
+                        help="epochs to train; the learning-rate decay is lr/epochs, as in the chapter")
+    parser.add_argument("--batch-size", type=positive_int, default=BS, help="training batch size")
+    parser.add_argument("--lr", type=positive_float, default=INIT_LR,
+                        help="initial learning rate of SGD (momentum 0.9)")
+    parser.add_argument("--output", type=Path, default=Path("."),
+                        help="folder for plot.png, montage.png and the saved model")
+    parser.add_argument("--model", type=keras_path, default=None,
+                        help="where to save the trained model (default: OUTPUT/fashion_mnist.keras)")
+    parser.add_argument("--load", type=Path, default=None, metavar="PATH",
+                        help="skip training: evaluate a model saved by an earlier run")
+    parser.add_argument("--dataset-dir", type=Path, default=None,
+                        help="folder with the four Fashion-MNIST IDX files (gzipped or not); "
+                             "default: $FASHION_MNIST_DIR, ~/.keras/datasets/fashion-mnist, "
+                             "/usr/share/datasets/fashion-mnist, then the Keras download")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="train on the first N training images only (the test set stays whole)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="make the run reproducible: same history, same montage")
+    parser.add_argument("--no-display", action="store_true",
+                        help="do not open a window for the montage (it is saved to montage.png anyway)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="train in bfloat16 on CPUs that support it, float16 on a GPU")
+    parser.add_argument("--distribute", action="store_true",
+                        help="train on all local GPUs (MirroredStrategy), or across the machines "
+                             "described by $TF_CONFIG (MultiWorkerMirroredStrategy)")
+    return parser.parse_args(argv)
+
+
+# --- checks made before any training -----------------------------------------------------
+
+def check_writable_folder(folder, what):
+    """Raise ``UserError`` unless ``folder`` exists or could be created, as a writable folder.
+    Nothing is created here."""
+    folder = Path(folder).absolute()
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot create the {what} {folder}: {existing} is a file, not a folder; "
+                        f"choose another path")
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"cannot write in {existing}; choose a {what} you can write to")
+
+
+def create_writable_folder(folder, what):
+    """Create ``folder`` if needed and prove that a file can be written in it."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UserError(f"cannot write in the {what} {folder} ({error.strerror}); "
+                        f"choose another path") from None
+
+
+@contextlib.contextmanager
+def replaced_atomically(path):
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step,
+    so a crash or a full disk never leaves a half-written file where a good one was."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+# --- TensorFlow set-up ---------------------------------------------------------------------
+
+@contextlib.contextmanager
+def native_stderr_muted():
+    """Hide what TensorFlow's C++ core prints on start-up (CUDA probing, oneDNN notices),
+    which would bury the [INFO] lines. Shown again if something fails; set
+    TF_CPP_MIN_LOG_LEVEL=0 to always see it."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def start_tensorflow(args):
+    """Import TensorFlow quietly, then apply --seed, --mixed-precision and --distribute.
+    Returns the distribution strategy to build the model under."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with native_stderr_muted():
+        import keras
+        import tensorflow as tf
+
+        from pyimagesearch import training
+
+        tf.config.list_physical_devices()  # device probing logs here, while muted
+        strategy = training.choose_strategy(args.distribute)
+
+    if args.seed is not None:
+        # same seed, same machine: same initial weights, batches, dropout masks, history
+        keras.utils.set_random_seed(args.seed)
+        tf.config.experimental.enable_op_determinism()
+    policy, note = training.choose_precision(args.mixed_precision)
+    keras.mixed_precision.set_global_policy(policy)
+    if note:
+        print(f"[INFO] {note}")
+    return strategy
+
+
+# --- the chapter's steps -------------------------------------------------------------------
+
+def load_data(dataset_dir, limit):
+    """Load Fashion-MNIST and keep the first ``limit`` training images."""
+    (trainX, trainY), (testX, testY) = load_fashion_mnist(dataset_dir)[0]
+    if limit is not None:
+        if limit > len(trainX):
+            raise UserError(f"--limit {limit} is more than the {len(trainX):,} training images; "
+                            f"use a smaller number")
+        trainX, trainY = trainX[:limit], trainY[:limit]
+    return (trainX, trainY), (testX, testY)
+
+
+def build_model(lr, epochs, strategy):
+    """MiniVGGNet compiled with the chapter's SGD: momentum 0.9 and decay lr / epochs per update."""
+    import keras
+
+    from pyimagesearch.minivggnet import MiniVGGNet
+    from pyimagesearch.training import keras2_decay
+
+    with strategy.scope():
+        opt = keras.optimizers.SGD(learning_rate=keras2_decay(lr, lr / epochs), momentum=0.9)
+        model = MiniVGGNet.build(width=28, height=28, depth=1, classes=len(LABEL_NAMES))
+        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    return model
+
+
+def load_model(path):
+    """Load a model saved by an earlier run and check that it fits Fashion-MNIST."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"there is no model file {path}; train one first, or check the path")
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(f"{path} is not a Keras model this program can load ({reason}); "
+                        f"pass a .keras file saved by fashion_mnist.py") from None
+    expected_input = ((1, 28, 28) if keras.backend.image_data_format() == "channels_first"
+                      else (28, 28, 1))
+    inputs = getattr(model, "input_shape", None)
+    outputs = getattr(model, "output_shape", None)
+    if (not isinstance(inputs, tuple) or tuple(inputs[1:]) != expected_input
+            or not isinstance(outputs, tuple) or tuple(outputs[1:]) != (len(LABEL_NAMES),)):
+        raise UserError(f"{path} takes {inputs} and gives {outputs}, but Fashion-MNIST needs "
+                        f"{(None, *expected_input)} in and (None, 10) out; pass a model trained "
+                        f"by fashion_mnist.py")
+    return model
+
+
+def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None):
+    """Fit with the test set as validation after every epoch, as the chapter does.
+    Returns the history (full epochs only) and the guard that says how training ended."""
+    from pyimagesearch.training import TrainingGuard, make_dataset
+
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    train_data = make_dataset(trainX, trainY, batch_size * replicas, shuffle=True, seed=seed)
+    test_data = make_dataset(testX, testY, EVAL_BS)
+    with TrainingGuard() as guard:
+        H = model.fit(train_data, validation_data=test_data, epochs=epochs,
+                      shuffle=False, callbacks=[guard])  # train_data reshuffles itself
+    history = {name: values[:guard.epochs_done] for name, values in H.history.items()}
+    return history, guard
+
+
+def predict(model, images):
+    """Class index predicted for each image, computed in large batches."""
+    from pyimagesearch.training import make_dataset
+
+    data = make_dataset(images, np.zeros(len(images), np.uint8), EVAL_BS)
+    return model.predict(data, verbose=0).argmax(axis=1)
+
+
+def plot_history(history):
+    """The chapter's training plot: loss and accuracy, train and validation, per epoch."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    with matplotlib.style.context("ggplot"):
+        figure = Figure()
+        axes = figure.subplots()
+        axes.plot(epochs, history["loss"], label="train_loss")
+        axes.plot(epochs, history["val_loss"], label="val_loss")
+        axes.plot(epochs, history["accuracy"], label="train_acc")
+        axes.plot(epochs, history["val_accuracy"], label="val_acc")
+        axes.set_title("Training Loss and Accuracy on Dataset")
+        axes.set_xlabel("Epoch #")
+        axes.set_ylabel("Loss/Accuracy")
+        axes.legend(loc="lower left")
+    return figure
+
+
+def display_available():
+    """Whether ``cv2.imshow`` can open a window here. Without a display, OpenCV's
+    window backend aborts the whole process, so on X11/Wayland systems it is
+    tried first in a throw-away child process."""
+    if sys.platform.startswith(("win", "darwin")):
+        return True
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    probe = "import cv2; cv2.namedWindow('probe'); cv2.destroyAllWindows()"
+    try:
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def show_montage(montage):
+    """Show the montage until a key is pressed or the window is closed; False if no window opened."""
+    try:
+        cv2.imshow(WINDOW_TITLE, montage)
+        while cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE) >= 1:
+            if cv2.waitKey(100) != -1:
+                break
+        cv2.destroyAllWindows()
+    except cv2.error:  # an OpenCV built without GUI support (opencv-python-headless)
+        return False
+    return True
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    output = args.output
+    model_path = args.model or output / "fashion_mnist.keras"
+    check_writable_folder(output, "output folder")
+    if args.load is None:
+        check_writable_folder(model_path.parent, "model folder")
+    elif not args.load.is_file():
+        raise UserError(f"there is no model file {args.load}; train one first, or check the path")
+
+    print("[INFO] loading Fashion MNIST...")
+    (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
+    create_writable_folder(output, "output folder")
+    strategy = start_tensorflow(args)
+
+    history, guard = None, None
+    if args.load is not None:
+        print(f"[INFO] loading model {args.load}...")
+        model = load_model(args.load)
+    else:
+        print("[INFO] compiling model...")
+        model = build_model(args.lr, args.epochs, strategy)
+        print(f"[INFO] training model on {len(trainX):,} images for {args.epochs} epochs...")
+        started = time.perf_counter()
+        history, guard = train(model, trainX, trainY, testX, testY,
+                               args.epochs, args.batch_size, args.seed)
+        seconds = time.perf_counter() - started
+        if guard.diverged:
+            print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
+                  f"saved; try a smaller learning rate than --lr {args.lr:g}", file=sys.stderr)
+            return 1
+        print(f"[INFO] trained {guard.epochs_done} epochs in {seconds:.0f} s "
+              f"({seconds / max(guard.epochs_done, 1):.1f} s per epoch)")
+        create_writable_folder(model_path.parent, "model folder")
+        with replaced_atomically(model_path) as temporary:
+            model.save(temporary)
+        print(f"[INFO] model saved to {model_path}")
+
+    print("[INFO] evaluating network...")
+    from sklearn.metrics import classification_report
+
+    preds = predict(model, testX)
+    print(classification_report(testY, preds, target_names=LABEL_NAMES))
+    print(f"[INFO] test accuracy: {np.mean(preds == testY):.4f}")
+
+    if history and history["loss"]:
+        with replaced_atomically(output / "plot.png") as temporary:
+            plot_history(history).savefig(temporary, format="png")
+        print(f"[INFO] training plot saved to {output / 'plot.png'}")
+
+    # label 16 random test images with their predictions, green if right, red if wrong
+    rng = np.random.default_rng(args.seed)
+    chosen = rng.choice(len(testX), size=16, replace=False)
+    montage = prediction_montage(testX[chosen], preds[chosen], testY[chosen], LABEL_NAMES)
+    with replaced_atomically(output / "montage.png") as temporary:
+        if not cv2.imwrite(str(temporary), montage):
+            raise UserError(f"could not write {output / 'montage.png'}; check the free disk space")
+    print(f"[INFO] montage saved to {output / 'montage.png'}")
+    if args.no_display:
+        pass
+    elif display_available() and show_montage(montage):
+        pass
+    else:
+        print("[INFO] no display found, so no window was opened; open montage.png to see the montage")
+
+    if guard is not None and guard.interrupted:
+        print(f"[INFO] interrupted by Ctrl-C after {guard.epochs_done} of {args.epochs} epochs; "
+              f"results above are for those epochs", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def run(argv=None):
+    """``main`` with user errors turned into one line on stderr and an exit code."""
+    try:
+        return main(argv)
+    except (UserError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n[INFO] interrupted twice: stopped at once, nothing more was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(run())

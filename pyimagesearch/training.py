@@ -1,0 +1,144 @@
+"""Training helpers: the chapter's learning-rate decay in Keras 3, a lean input
+pipeline, and a callback that stops training cleanly on Ctrl-C or a diverged loss."""
+
+import math
+import os
+import signal
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+NUM_CLASSES = 10
+
+
+def keras2_decay(init_lr, decay):
+    """The Keras 2 ``SGD(decay=...)`` rule as a Keras 3 schedule.
+
+    Keras 2 used ``lr_t = init_lr / (1 + decay * t)`` for update ``t`` (0, 1, 2, ...),
+    which is exactly ``InverseTimeDecay`` with ``decay_steps=1``.
+    """
+    return keras.optimizers.schedules.InverseTimeDecay(
+        initial_learning_rate=init_lr, decay_steps=1, decay_rate=decay)
+
+
+def make_dataset(images, labels, batch_size, shuffle=False, seed=None):
+    """A ``tf.data`` pipeline of (float images in [0, 1], one-hot labels) batches.
+
+    ``images`` stay uint8 in memory, a quarter of a float32 copy; each batch is
+    gathered, scaled and one-hot encoded on the fly, while the previous one trains.
+    ``images`` are (n, 28, 28), or already carry their channel axis. With
+    ``shuffle``, the order changes every epoch, as ``model.fit`` on arrays does.
+    """
+    if images.ndim == 3:
+        axis = 1 if keras.backend.image_data_format() == "channels_first" else -1
+        images = np.expand_dims(images, axis)
+    images = tf.constant(images, dtype=tf.uint8)
+    labels = tf.constant(labels, dtype=tf.uint8)
+
+    def load_batch(index):
+        x = tf.cast(tf.gather(images, index), tf.float32) / 255.0
+        y = tf.one_hot(tf.gather(labels, index), NUM_CLASSES)
+        return x, y
+
+    count = int(images.shape[0])
+    dataset = tf.data.Dataset.range(count)
+    if shuffle:
+        dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    return (dataset.batch(batch_size)
+            .map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+class TrainingGuard(keras.callbacks.Callback):
+    """Ends ``fit`` after the current batch when Ctrl-C is pressed or the loss is no
+    longer finite, so that what was learned can still be evaluated and saved.
+
+    Use as a context manager around ``fit``: it owns the SIGINT handler while
+    training. A second Ctrl-C raises ``KeyboardInterrupt`` at once.
+    After ``fit``, ``interrupted`` or ``diverged`` says why training stopped and
+    ``epochs_done`` how many epochs ran to the end.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.interrupted = False
+        self.diverged = False
+        self.epochs_done = 0
+        self._cut_short = False
+        self._previous_handler = None
+
+    def __enter__(self):
+        self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc_info):
+        signal.signal(signal.SIGINT, self._previous_handler)
+        return False
+
+    def _on_sigint(self, signum, frame):
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        print("\n[INFO] Ctrl-C: stopping after this batch (press Ctrl-C again to quit at once)",
+              flush=True)
+
+    @property
+    def stopped(self):
+        return self.interrupted or self.diverged
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._cut_short = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged = True
+        if self.stopped:
+            self.model.stop_training = True
+            self._cut_short = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._cut_short:
+            self.epochs_done = epoch + 1
+
+
+def cpu_supports_bfloat16():
+    """Whether the CPU has native bfloat16 arithmetic (AVX512_BF16 or AMX-BF16).
+    Read from /proc/cpuinfo; on systems without it the answer is a safe no."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = set(cpuinfo.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def choose_precision(mixed):
+    """The Keras dtype policy to train with, and a note for the user (or None).
+
+    With ``mixed``: ``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a CPU with
+    bfloat16 instructions, and float32 otherwise (emulated bfloat16 is slower).
+    """
+    if not mixed:
+        return "float32", None
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16", "mixed precision: float16 on the GPU, float32 weights and softmax"
+    if cpu_supports_bfloat16():
+        return "mixed_bfloat16", "mixed precision: bfloat16 on the CPU, float32 weights and softmax"
+    return "float32", ("--mixed-precision ignored: this CPU has no bfloat16 instructions "
+                       "(AVX512_BF16 or AMX), where it would be slower; training in float32")
+
+
+def choose_strategy(distribute):
+    """The ``tf.distribute`` strategy to build and train under.
+
+    Without ``distribute``: TensorFlow's default (one GPU if there is one, else the CPU).
+    With it: ``MultiWorkerMirroredStrategy`` when ``$TF_CONFIG`` describes a cluster,
+    else ``MirroredStrategy`` over every local GPU (or logical CPU device).
+    """
+    if not distribute:
+        return tf.distribute.get_strategy()
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.MirroredStrategy()
