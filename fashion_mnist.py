@@ -258,6 +258,17 @@ def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None):
     return history, guard
 
 
+def save_model(model, path):
+    """Save in Keras's native format, replacing any earlier file only once the new one is whole."""
+    with replaced_atomically(path) as temporary:
+        model.save(temporary)
+
+
+def pick_images(count, total, seed=None):
+    """Indices of ``count`` different random test images: the same ones for the same seed."""
+    return np.random.default_rng(seed).choice(total, size=count, replace=False)
+
+
 def predict(model, images):
     """Class index predicted for each image, computed in large batches."""
     from pyimagesearch.training import make_dataset
@@ -305,11 +316,12 @@ def display_available():
 def show_montage(montage):
     """Show the montage until a key is pressed or the window is closed; False if no window opened."""
     try:
-        cv2.imshow(WINDOW_TITLE, montage)
-        while cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE) >= 1:
-            if cv2.waitKey(100) != -1:
-                break
-        cv2.destroyAllWindows()
+        with native_stderr_muted():  # Qt's complaints about missing fonts
+            cv2.imshow(WINDOW_TITLE, montage)
+            while cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE) >= 1:
+                if cv2.waitKey(100) != -1:
+                    break
+            cv2.destroyAllWindows()
     except cv2.error:  # an OpenCV built without GUI support (opencv-python-headless)
         return False
     return True
@@ -349,8 +361,7 @@ def main(argv=None):
         print(f"[INFO] trained {guard.epochs_done} epochs in {seconds:.0f} s "
               f"({seconds / max(guard.epochs_done, 1):.1f} s per epoch)")
         create_writable_folder(model_path.parent, "model folder")
-        with replaced_atomically(model_path) as temporary:
-            model.save(temporary)
+        save_model(model, model_path)
         print(f"[INFO] model saved to {model_path}")
 
     print("[INFO] evaluating network...")
@@ -366,8 +377,7 @@ def main(argv=None):
         print(f"[INFO] training plot saved to {output / 'plot.png'}")
 
     # label 16 random test images with their predictions, green if right, red if wrong
-    rng = np.random.default_rng(args.seed)
-    chosen = rng.choice(len(testX), size=16, replace=False)
+    chosen = pick_images(16, len(testX), args.seed)
     montage = prediction_montage(testX[chosen], preds[chosen], testY[chosen], LABEL_NAMES)
     with replaced_atomically(output / "montage.png") as temporary:
         if not cv2.imwrite(str(temporary), montage):

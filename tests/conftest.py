@@ -1,0 +1,70 @@
+"""Shared helpers: tiny Fashion-MNIST IDX files written by the tests, and a way to run
+``fashion_mnist.py`` the way a user does."""
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "fashion_mnist.py"
+REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
+
+
+def idx_bytes(array):
+    """Encode a uint8 array in the IDX format: magic, dimensions, then the bytes."""
+    array = np.asarray(array, dtype=np.uint8)
+    magic = 0x0800 | array.ndim
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.tobytes()
+
+
+def fake_fashion_mnist(n_train=256, n_test=100, seed=0):
+    """Small learnable images: class k is a bright bar in row band k, plus noise."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        labels = np.arange(n) % 10
+        rng.shuffle(labels)
+        images = rng.integers(0, 60, size=(n, 28, 28))
+        for image, label in zip(images, labels):
+            image[2 + 2 * label:4 + 2 * label, 4:24] = 250
+        return images.astype(np.uint8), labels.astype(np.uint8)
+
+    return make(n_train), make(n_test)
+
+
+def write_dataset(folder, n_train=256, n_test=100, gz=True, seed=0):
+    """Write the four IDX files of a tiny dataset into ``folder``; return the arrays."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (trainX, trainY), (testX, testY) = fake_fashion_mnist(n_train, n_test, seed)
+    for name, array in [("train-images-idx3-ubyte", trainX), ("train-labels-idx1-ubyte", trainY),
+                        ("t10k-images-idx3-ubyte", testX), ("t10k-labels-idx1-ubyte", testY)]:
+        data = idx_bytes(array)
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+    return (trainX, trainY), (testX, testY)
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    """A folder with a tiny gzipped Fashion-MNIST."""
+    folder = tmp_path / "data"
+    write_dataset(folder)
+    return folder
+
+
+def run_script(*args, cwd, env=None, timeout=600):
+    """Run fashion_mnist.py as a user would, with no display and no dataset env var."""
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("DISPLAY", "WAYLAND_DISPLAY", "FASHION_MNIST_DIR")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)

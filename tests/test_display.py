@@ -1,0 +1,74 @@
+"""With a display, the montage appears in a real "Fashion MNIST" window until a key is pressed.
+
+Runs the script on a virtual X server (Xvfb), finds the window with xdotool, takes a
+screenshot with ImageMagick's ``import``, checks that the montage is in it, then
+presses a key and expects a clean exit. .ci/run installs xvfb, xdotool and imagemagick.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+import pytest
+
+from conftest import SCRIPT
+
+TOOLS = ["Xvfb", "xdotool", "import"]
+pytestmark = pytest.mark.skipif(not all(map(shutil.which, TOOLS)),
+                                reason="needs Xvfb, xdotool and ImageMagick (see .ci/run)")
+
+
+@pytest.fixture
+def virtual_display():
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24"],
+                              pass_fds=[write], stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        display = f":{pipe.readline().strip()}"
+    yield display
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def find_window(display, title, process, timeout=300):
+    env = {**os.environ, "DISPLAY": display}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the script exited first: {process.communicate()}"
+        found = subprocess.run(["xdotool", "search", "--name", f"^{title}$"], env=env,
+                               capture_output=True, text=True)
+        if found.stdout.strip():
+            return found.stdout.split()[0]
+        time.sleep(1)
+    raise AssertionError(f"no window named {title!r} appeared")
+
+
+def test_montage_window_waits_for_a_key(tmp_path, tiny_data, virtual_display):
+    env = {**os.environ, "DISPLAY": virtual_display}
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, str(SCRIPT), "--dataset-dir", str(tiny_data),
+                                "--epochs", "1", "--output", str(out)], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        window = find_window(virtual_display, "Fashion MNIST", process)
+        time.sleep(2)  # let the window paint
+        shot = tmp_path / "screen.png"
+        subprocess.run(["import", "-window", "root", str(shot)], env=env, check=True)
+        assert process.poll() is None, "the program must wait for a key"
+
+        screen, montage = cv2.imread(str(shot)), cv2.imread(str(out / "montage.png"))
+        score = cv2.minMaxLoc(cv2.matchTemplate(screen, montage, cv2.TM_CCOEFF_NORMED))[1]
+        assert score > 0.95, f"montage not found on screen (best match {score:.2f})"
+
+        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "space"], env=env,
+                       check=True)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "no display" not in stdout

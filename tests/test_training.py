@@ -1,0 +1,52 @@
+"""The chapter's Keras 2 decay, reproduced by the Keras 3 schedule, and the input pipeline."""
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import fake_fashion_mnist
+from pyimagesearch.minivggnet import MiniVGGNet
+from pyimagesearch.training import keras2_decay, make_dataset
+
+INIT_LR = 1e-2
+DECAY = INIT_LR / 25
+
+
+def keras2_lr(t):
+    return INIT_LR / (1 + DECAY * t)
+
+
+@pytest.mark.parametrize("t", [0, 1, 10, 1875, 25 * 1875])
+def test_schedule_follows_keras2_formula(t):
+    assert float(keras2_decay(INIT_LR, DECAY)(t)) == pytest.approx(keras2_lr(t), rel=1e-6)
+
+
+def test_learning_rate_after_a_real_fit():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=96, n_test=10)
+    model = MiniVGGNet.build(28, 28, 1, 10)
+    opt = keras.optimizers.SGD(learning_rate=keras2_decay(INIT_LR, DECAY), momentum=0.9)
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    assert float(opt.learning_rate) == pytest.approx(keras2_lr(0), rel=1e-6)
+    model.fit(make_dataset(trainX, trainY, 32, shuffle=True), epochs=2, shuffle=False, verbose=0)
+    assert int(opt.iterations) == 6
+    assert float(opt.learning_rate) == pytest.approx(keras2_lr(6), rel=1e-6)
+    assert opt.momentum == 0.9
+
+
+def test_pipeline_scales_and_one_hot_encodes():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=70, n_test=10)
+    batches = list(make_dataset(trainX, trainY, 32))
+    assert [len(x) for x, _ in batches] == [32, 32, 6]  # the last partial batch is kept
+    x = np.concatenate([x.numpy() for x, _ in batches])
+    y = np.concatenate([y.numpy() for _, y in batches])
+    assert x.dtype == np.float32 and x.shape == (70, 28, 28, 1)
+    np.testing.assert_array_equal(x[..., 0], trainX.astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(y.argmax(axis=1), trainY)
+    assert y.shape == (70, 10) and set(np.unique(y)) == {0.0, 1.0}
+
+
+def test_pipeline_reshuffles_every_epoch():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=200, n_test=10)
+    data = make_dataset(trainX, trainY, 200, shuffle=True, seed=3)
+    first, second = [next(iter(data))[1].numpy().argmax(axis=1) for _ in range(2)]
+    assert sorted(first) == sorted(trainY) and not np.array_equal(first, second)
