@@ -30,8 +30,9 @@ NUM_EPOCHS = 25
 INIT_LR = 1e-2
 BS = 32
 # batch norm and dropout run in inference mode when evaluating, so the
-# predictions do not depend on this batch size; a large one is just faster
-EVAL_BS = 1000
+# predictions do not depend on this batch size; 256 is as fast as 1000 on a
+# CPU and holds a quarter of the activations in memory
+EVAL_BS = 256
 WINDOW_TITLE = "Fashion MNIST"
 EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
 
@@ -94,8 +95,8 @@ def parse_args(argv=None):
     parser.add_argument("--mixed-precision", action="store_true",
                         help="train in bfloat16 on CPUs that support it, float16 on a GPU")
     parser.add_argument("--distribute", action="store_true",
-                        help="train on all local GPUs (MirroredStrategy), or across the machines "
-                             "described by $TF_CONFIG (MultiWorkerMirroredStrategy)")
+                        help="train on all local GPUs at once (MirroredStrategy), a batch of "
+                             "--batch-size on each")
     return parser.parse_args(argv)
 
 
@@ -332,6 +333,10 @@ def main(argv=None):
     output = args.output
     model_path = args.model or output / "fashion_mnist.keras"
     check_writable_folder(output, "output folder")
+    if args.distribute and os.environ.get("TF_CONFIG"):
+        raise UserError("--distribute trains on this machine's GPUs only: Keras 3's fit does not "
+                        "run under MultiWorkerMirroredStrategy (keras-team/keras#20585); "
+                        "unset TF_CONFIG")
     if args.load is None:
         check_writable_folder(model_path.parent, "model folder")
     elif not args.load.is_file():

@@ -25,23 +25,28 @@ def keras2_decay(init_lr, decay):
 def make_dataset(images, labels, batch_size, shuffle=False, seed=None):
     """A ``tf.data`` pipeline of (float images in [0, 1], one-hot labels) batches.
 
-    ``images`` stay uint8 in memory, a quarter of a float32 copy; each batch is
-    gathered, scaled and one-hot encoded on the fly, while the previous one trains.
+    ``images`` stay uint8 in memory, a quarter of a float32 copy, and are not
+    copied into TensorFlow either: each batch is gathered from the NumPy array,
+    then scaled and one-hot encoded on the fly while the previous batch trains.
     ``images`` are (n, 28, 28), or already carry their channel axis. With
     ``shuffle``, the order changes every epoch, as ``model.fit`` on arrays does.
     """
     if images.ndim == 3:
         axis = 1 if keras.backend.image_data_format() == "channels_first" else -1
-        images = np.expand_dims(images, axis)
-    images = tf.constant(images, dtype=tf.uint8)
-    labels = tf.constant(labels, dtype=tf.uint8)
+        images = np.expand_dims(images, axis)  # a view, not a copy
+    labels = np.asarray(labels, dtype=np.uint8)
+    image_shape = (None, *images.shape[1:])
+
+    def gather(index):
+        return images[index], labels[index]
 
     def load_batch(index):
-        x = tf.cast(tf.gather(images, index), tf.float32) / 255.0
-        y = tf.one_hot(tf.gather(labels, index), NUM_CLASSES)
+        x, y = tf.numpy_function(gather, [index], (tf.uint8, tf.uint8), stateful=False)
+        x = tf.cast(tf.ensure_shape(x, image_shape), tf.float32) / 255.0
+        y = tf.one_hot(tf.ensure_shape(y, (None,)), NUM_CLASSES)
         return x, y
 
-    count = int(images.shape[0])
+    count = len(images)
     dataset = tf.data.Dataset.range(count)
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
@@ -134,11 +139,10 @@ def choose_strategy(distribute):
     """The ``tf.distribute`` strategy to build and train under.
 
     Without ``distribute``: TensorFlow's default (one GPU if there is one, else the CPU).
-    With it: ``MultiWorkerMirroredStrategy`` when ``$TF_CONFIG`` describes a cluster,
-    else ``MirroredStrategy`` over every local GPU (or logical CPU device).
+    With it: ``MirroredStrategy`` over every local GPU, or every logical CPU device when
+    there is no GPU; each replica takes a batch of the chapter's size.
     """
     if not distribute:
         return tf.distribute.get_strategy()
-    if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.MirroredStrategy()
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])

@@ -1,0 +1,223 @@
+"""Benchmark: the chapter's recipe done plainly versus this project's training path.
+
+    python tests/benchmark.py            # about 15 minutes on 2 cores
+    python tests/benchmark.py --quick    # under 3 minutes
+
+Configurations, each in its own subprocess (so each peak memory is its own),
+interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
+
+  a  reference   float32 NumPy arrays into fit, batch 32; predict(testX) at batch 32,
+                 then 16 single-image predict calls for the montage (the chapter's code)
+  b  project     fashion_mnist.py's path: uint8 data, tf.data pipeline, evaluation at 1000
+  c  mixed       b with --mixed-precision (bfloat16 only where the CPU supports it)
+  d  bf16-forced b with Keras's mixed_bfloat16 policy whatever the CPU (shows what c avoids)
+
+Per configuration: training images/s after warm-up, evaluation images/s over the
+10,000 test images, and peak resident memory. Then the split of a training step's
+time by kind of operation, from the TensorFlow profiler. The last line gives the
+ratios b/a and c/a. Uses the real data when installed, else random data of the same shape.
+Not collected by pytest (its name does not start with test_).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CONFIGS = {"a": "reference", "b": "project", "c": "mixed", "d": "bf16-forced"}
+
+
+def load_data():
+    """Fashion-MNIST from disk when installed, else random uint8 data of the same shape."""
+    import numpy as np
+
+    from pyimagesearch.datasets import DatasetError, load_fashion_mnist
+
+    try:
+        return load_fashion_mnist(download=False)
+    except DatasetError:
+        rng = np.random.default_rng(0)
+        arrays = [(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+                   rng.integers(0, 10, n, dtype=np.uint8)) for n in (60000, 10000)]
+        return tuple(arrays), "synthetic data"
+
+
+def worker(config, steps, warmup):
+    """Measure one configuration; print one JSON line."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import fashion_mnist as fm
+
+    with fm.native_stderr_muted():
+        import keras
+        import numpy as np
+        import tensorflow as tf
+
+        from pyimagesearch import training
+    ((trainX, trainY), (testX, testY)), source = load_data()
+    n = (steps + warmup) * fm.BS
+
+    if config == "c":
+        keras.mixed_precision.set_global_policy(training.choose_precision(True)[0])
+    elif config == "d":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == warmup - 1:
+                self.start = time.perf_counter()
+
+    clock = Clock()
+    if config == "a":
+        # the chapter's code: float32 copies of everything, one-hot labels, fit on arrays
+        x = trainX.reshape(-1, 28, 28, 1).astype("float32") / 255.0
+        y = keras.utils.to_categorical(trainY, 10)
+        tx = testX.reshape(-1, 28, 28, 1).astype("float32") / 255.0
+        ty = keras.utils.to_categorical(testY, 10)
+        model.fit(x[:n], y[:n], batch_size=fm.BS, epochs=1, callbacks=[clock], verbose=0)
+        train_seconds = time.perf_counter() - clock.start
+        model.predict(tx[:64], batch_size=fm.BS, verbose=0)  # warm up the predict function
+        start = time.perf_counter()
+        preds = model.predict(tx, batch_size=fm.BS, verbose=0).argmax(axis=1)
+        for i in np.random.choice(len(tx), 16):
+            model.predict(tx[np.newaxis, i], verbose=0)
+        eval_seconds = time.perf_counter() - start
+        del ty
+    else:
+        data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True).take(n // fm.BS)
+        model.fit(data, epochs=1, callbacks=[clock], shuffle=False, verbose=0)
+        train_seconds = time.perf_counter() - clock.start
+        fm.predict(model, testX[:64])  # warm up the predict function
+        start = time.perf_counter()
+        preds = fm.predict(model, testX)
+        eval_seconds = time.perf_counter() - start
+    peak_mb = peak_memory_mb()
+    print(json.dumps({
+        "config": config, "source": source,
+        "policy": keras.mixed_precision.global_policy().name,
+        "train_ips": steps * fm.BS / train_seconds,
+        "eval_ips": len(testX) / eval_seconds,
+        "peak_mb": peak_mb,
+        "accuracy": float(np.mean(preds == testY)),
+    }))
+
+
+def peak_memory_mb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def profile_step_split(steps=30):
+    """Share of a training step's op time by kind of op, from the TensorFlow profiler."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import fashion_mnist as fm
+
+    with fm.native_stderr_muted():
+        import tensorflow as tf
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+        from pyimagesearch import training
+    ((trainX, trainY), _), _ = load_data()
+    model = fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+    data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True)
+    model.fit(data.take(10), epochs=1, shuffle=False, verbose=0)  # trace and warm up first
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        model.fit(data.take(steps), epochs=1, shuffle=False, verbose=0)
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+
+    totals = defaultdict(float)
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):  # the threads that run the ops
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if ":" in name and "::" not in name:  # "scope/op_name:OpType" is an op's kernel
+                    totals[classify(name)] += event.duration_ps
+    total = sum(totals.values()) or 1.0
+    return {kind: totals[kind] / total for kind in ("convolutions", "batch norm", "input", "rest")}
+
+
+def classify(op):
+    """Sort an op by what it does: "scope/name:OpType"."""
+    op_type = op.rsplit(":", 1)[-1].lower()
+    scope = op.lower()
+    if "conv" in op_type:  # Conv2D and its two backprop kernels
+        return "convolutions"
+    if "batchnorm" in op_type or "batch_normalization" in scope:
+        return "batch norm"
+    if "iterator" in op_type or "pyfunc" in op_type or "numpyfunction" in op_type:
+        return "input"
+    return "rest"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and one repeat (< 3 min)")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds of a, b, c, d")
+    parser.add_argument("--steps", type=int, default=None, help="timed training steps per run")
+    parser.add_argument("--configs", default="abcd", help="which configurations to run")
+    parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    steps = args.steps or (100 if args.quick else 400)
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    if args.worker:
+        return worker(args.worker, steps, args.warmup)
+    if args.profile:
+        print(json.dumps(profile_step_split()))
+        return
+
+    def child(*flags):
+        result = subprocess.run([sys.executable, __file__, *flags], capture_output=True,
+                                text=True, cwd=ROOT)
+        if result.returncode != 0:
+            sys.exit(f"benchmark child {flags} failed:\n{result.stderr[-3000:]}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    best = {}
+    for round_ in range(repeats):
+        for config in args.configs:
+            r = child("--worker", config, "--steps", str(steps), "--warmup", str(args.warmup))
+            print(f"round {round_ + 1} {config} {CONFIGS[config]:<12} {r['policy']:<15} "
+                  f"train {r['train_ips']:7.0f} img/s  eval {r['eval_ips']:7.0f} img/s  "
+                  f"peak {r['peak_mb']:6.0f} MB", flush=True)
+            if config not in best:
+                best[config] = r
+            else:
+                for key in ("train_ips", "eval_ips"):
+                    best[config][key] = max(best[config][key], r[key])
+                best[config]["peak_mb"] = min(best[config]["peak_mb"], r["peak_mb"])
+
+    print(f"\ndata: {best[args.configs[0]]['source']}; {steps} timed steps of batch 32 after "
+          f"{args.warmup} warm-up steps; best of {repeats}")
+    print(f"{'config':<16}{'policy':<16}{'train img/s':>12}{'eval img/s':>12}{'peak MB':>9}")
+    for config, r in best.items():
+        print(f"{config + ' ' + CONFIGS[config]:<16}{r['policy']:<16}{r['train_ips']:>12.0f}"
+              f"{r['eval_ips']:>12.0f}{r['peak_mb']:>9.0f}")
+    if not args.quick:
+        split = child("--profile")
+        print("training step split (TensorFlow profiler, project path): " +
+              ", ".join(f"{kind} {share:.0%}" for kind, share in split.items()))
+    if "a" in best:
+        ratios = [f"{c}/a train {best[c]['train_ips'] / best['a']['train_ips']:.2f}x "
+                  f"eval {best[c]['eval_ips'] / best['a']['eval_ips']:.2f}x" for c in best if c != "a"]
+        print("ratios: " + "; ".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
