@@ -210,11 +210,12 @@ def build_model(lr, epochs, strategy):
     import keras
 
     from pyimagesearch.minivggnet import MiniVGGNet
-    from pyimagesearch.training import keras2_decay
+    from pyimagesearch.training import fuse_batch_norm, keras2_decay
 
     with strategy.scope():
         opt = keras.optimizers.SGD(learning_rate=keras2_decay(lr, lr / epochs), momentum=0.9)
         model = MiniVGGNet.build(width=28, height=28, depth=1, classes=len(LABEL_NAMES))
+        fuse_batch_norm(model)  # same arithmetic, about twice as fast on a CPU
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
     return model
 
@@ -328,11 +329,11 @@ def show_montage(montage):
     return True
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    output = args.output
-    model_path = args.model or output / "fashion_mnist.keras"
-    check_writable_folder(output, "output folder")
+def check_inputs(args):
+    """Everything about the command line that can fail, checked before any data is read.
+    Returns where the model will be saved."""
+    model_path = args.model or args.output / "fashion_mnist.keras"
+    check_writable_folder(args.output, "output folder")
     if args.distribute and os.environ.get("TF_CONFIG"):
         raise UserError("--distribute trains on this machine's GPUs only: Keras 3's fit does not "
                         "run under MultiWorkerMirroredStrategy (keras-team/keras#20585); "
@@ -341,10 +342,65 @@ def main(argv=None):
         check_writable_folder(model_path.parent, "model folder")
     elif not args.load.is_file():
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
+    return model_path
+
+
+def train_and_save(args, strategy, model_path, trainX, trainY, testX, testY):
+    """Build, train and save the model; returns it with its history and how training ended.
+    A diverged model is not saved."""
+    print("[INFO] compiling model...")
+    model = build_model(args.lr, args.epochs, strategy)
+    print(f"[INFO] training model on {len(trainX):,} images for {args.epochs} epochs...")
+    started = time.perf_counter()
+    history, guard = train(model, trainX, trainY, testX, testY,
+                           args.epochs, args.batch_size, args.seed)
+    seconds = time.perf_counter() - started
+    if guard.diverged:
+        return model, history, guard
+    print(f"[INFO] trained {guard.epochs_done} epochs in {seconds:.0f} s "
+          f"({seconds / max(guard.epochs_done, 1):.1f} s per epoch)")
+    create_writable_folder(model_path.parent, "model folder")
+    save_model(model, model_path)
+    print(f"[INFO] model saved to {model_path}")
+    return model, history, guard
+
+
+def evaluate(model, testX, testY):
+    """Print the chapter's classification report; returns the predicted classes."""
+    from sklearn.metrics import classification_report
+
+    print("[INFO] evaluating network...")
+    preds = predict(model, testX)
+    print(classification_report(testY, preds, target_names=LABEL_NAMES))
+    print(f"[INFO] test accuracy: {np.mean(preds == testY):.4f}")
+    return preds
+
+
+def save_plot(history, path):
+    with replaced_atomically(path) as temporary:
+        plot_history(history).savefig(temporary, format="png")
+    print(f"[INFO] training plot saved to {path}")
+
+
+def save_and_show_montage(testX, testY, preds, path, seed, display):
+    """Label 16 random test images with their predictions, save the montage, and show it."""
+    chosen = pick_images(16, len(testX), seed)
+    montage = prediction_montage(testX[chosen], preds[chosen], testY[chosen], LABEL_NAMES)
+    with replaced_atomically(path) as temporary:
+        if not cv2.imwrite(str(temporary), montage):
+            raise UserError(f"could not write {path}; check the free disk space")
+    print(f"[INFO] montage saved to {path}")
+    if display and not (display_available() and show_montage(montage)):
+        print(f"[INFO] no display found, so no window was opened; open {path} to see the montage")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    model_path = check_inputs(args)
 
     print("[INFO] loading Fashion MNIST...")
     (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
-    create_writable_folder(output, "output folder")
+    create_writable_folder(args.output, "output folder")
     strategy = start_tensorflow(args)
 
     history, guard = None, None
@@ -352,52 +408,22 @@ def main(argv=None):
         print(f"[INFO] loading model {args.load}...")
         model = load_model(args.load)
     else:
-        print("[INFO] compiling model...")
-        model = build_model(args.lr, args.epochs, strategy)
-        print(f"[INFO] training model on {len(trainX):,} images for {args.epochs} epochs...")
-        started = time.perf_counter()
-        history, guard = train(model, trainX, trainY, testX, testY,
-                               args.epochs, args.batch_size, args.seed)
-        seconds = time.perf_counter() - started
+        model, history, guard = train_and_save(args, strategy, model_path,
+                                               trainX, trainY, testX, testY)
         if guard.diverged:
             print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
                   f"saved; try a smaller learning rate than --lr {args.lr:g}", file=sys.stderr)
             return 1
-        print(f"[INFO] trained {guard.epochs_done} epochs in {seconds:.0f} s "
-              f"({seconds / max(guard.epochs_done, 1):.1f} s per epoch)")
-        create_writable_folder(model_path.parent, "model folder")
-        save_model(model, model_path)
-        print(f"[INFO] model saved to {model_path}")
 
-    print("[INFO] evaluating network...")
-    from sklearn.metrics import classification_report
-
-    preds = predict(model, testX)
-    print(classification_report(testY, preds, target_names=LABEL_NAMES))
-    print(f"[INFO] test accuracy: {np.mean(preds == testY):.4f}")
-
+    preds = evaluate(model, testX, testY)
     if history and history["loss"]:
-        with replaced_atomically(output / "plot.png") as temporary:
-            plot_history(history).savefig(temporary, format="png")
-        print(f"[INFO] training plot saved to {output / 'plot.png'}")
-
-    # label 16 random test images with their predictions, green if right, red if wrong
-    chosen = pick_images(16, len(testX), args.seed)
-    montage = prediction_montage(testX[chosen], preds[chosen], testY[chosen], LABEL_NAMES)
-    with replaced_atomically(output / "montage.png") as temporary:
-        if not cv2.imwrite(str(temporary), montage):
-            raise UserError(f"could not write {output / 'montage.png'}; check the free disk space")
-    print(f"[INFO] montage saved to {output / 'montage.png'}")
-    if args.no_display:
-        pass
-    elif display_available() and show_montage(montage):
-        pass
-    else:
-        print("[INFO] no display found, so no window was opened; open montage.png to see the montage")
+        save_plot(history, args.output / "plot.png")
+    save_and_show_montage(testX, testY, preds, args.output / "montage.png", args.seed,
+                          display=not args.no_display)
 
     if guard is not None and guard.interrupted:
         print(f"[INFO] interrupted by Ctrl-C after {guard.epochs_done} of {args.epochs} epochs; "
-              f"results above are for those epochs", file=sys.stderr)
+              f"the model and results above are from where training stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

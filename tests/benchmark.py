@@ -50,6 +50,25 @@ def load_data():
         return tuple(arrays), "synthetic data"
 
 
+def make_model(config):
+    """The compiled MiniVGGNet of a configuration (after its dtype policy is set)."""
+    import fashion_mnist as fm
+    import keras
+    import tensorflow as tf
+
+    from pyimagesearch import training
+    from pyimagesearch.minivggnet import MiniVGGNet
+
+    if config != "a":
+        return fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+    # the chapter's model and optimizer in plain Keras: nothing of this project's path
+    model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10)
+    decay = training.keras2_decay(fm.INIT_LR, fm.INIT_LR / fm.NUM_EPOCHS)
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
+                  optimizer=keras.optimizers.SGD(learning_rate=decay, momentum=0.9))
+    return model
+
+
 def worker(config, steps, warmup):
     """Measure one configuration; print one JSON line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -68,7 +87,7 @@ def worker(config, steps, warmup):
         keras.mixed_precision.set_global_policy(training.choose_precision(True)[0])
     elif config == "d":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model = fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+    model = make_model(config)
 
     class Clock(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -116,7 +135,7 @@ def peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def profile_step_split(steps=30):
+def profile_step_split(config, steps=30):
     """Share of a training step's op time by kind of op, from the TensorFlow profiler."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import fashion_mnist as fm
@@ -127,7 +146,7 @@ def profile_step_split(steps=30):
 
         from pyimagesearch import training
     ((trainX, trainY), _), _ = load_data()
-    model = fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+    model = make_model(config)
     data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True)
     model.fit(data.take(10), epochs=1, shuffle=False, verbose=0)  # trace and warm up first
     with tempfile.TemporaryDirectory() as logdir:
@@ -170,7 +189,7 @@ def main():
     parser.add_argument("--steps", type=int, default=None, help="timed training steps per run")
     parser.add_argument("--configs", default="abcd", help="which configurations to run")
     parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
-    parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", choices=["a", "b"], help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
     args = parser.parse_args()
     steps = args.steps or (100 if args.quick else 400)
@@ -179,7 +198,7 @@ def main():
     if args.worker:
         return worker(args.worker, steps, args.warmup)
     if args.profile:
-        print(json.dumps(profile_step_split()))
+        print(json.dumps(profile_step_split(args.profile)))
         return
 
     def child(*flags):
@@ -210,9 +229,11 @@ def main():
         print(f"{config + ' ' + CONFIGS[config]:<16}{r['policy']:<16}{r['train_ips']:>12.0f}"
               f"{r['eval_ips']:>12.0f}{r['peak_mb']:>9.0f}")
     if not args.quick:
-        split = child("--profile")
-        print("training step split (TensorFlow profiler, project path): " +
-              ", ".join(f"{kind} {share:.0%}" for kind, share in split.items()))
+        print("share of a training step's op time (TensorFlow profiler):")
+        for config in "ab":
+            split = child("--profile", config)
+            print(f"  {config} {CONFIGS[config]:<12}" +
+                  ", ".join(f"{kind} {share:.0%}" for kind, share in split.items()))
     if "a" in best:
         ratios = [f"{c}/a train {best[c]['train_ips'] / best['a']['train_ips']:.2f}x "
                   f"eval {best[c]['eval_ips'] / best['a']['eval_ips']:.2f}x" for c in best if c != "a"]

@@ -1,5 +1,6 @@
 """fashion_mnist.py as a user meets it: a subprocess, its exit code, what it printed and wrote."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -171,20 +172,25 @@ def test_same_seed_same_run(tmp_path, tiny_data):
     assert all(np.array_equal(x, y) for x, y in zip(weights_a, weights_b))
 
 
-def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path):
+def start_training(tmp_path, epochs=20):
+    """Start a real training run in the background and wait until its second epoch begins."""
     data = tmp_path / "data"
     write_dataset(data, n_train=3000)
-    out = tmp_path / "out"
-    env = {k: v for k, v in __import__("os").environ.items() if k != "DISPLAY"}
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     process = subprocess.Popen([sys.executable, "-u", str(SCRIPT), "--dataset-dir", str(data),
-                                "--epochs", "20", "--output", str(out)],
+                                "--epochs", str(epochs), "--output", str(tmp_path / "out")],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     seen = ""
-    while "Epoch 2/20" not in seen:  # let one whole epoch finish
+    while f"Epoch 2/{epochs}" not in seen:  # one whole epoch has finished
         chunk = process.stdout.read(1)
         assert chunk, f"the run ended early: {process.stderr.read()}"
         seen += chunk
+    return process
+
+
+def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path):
+    process = start_training(tmp_path)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr
@@ -193,7 +199,21 @@ def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path):
     assert "Epoch 3/20" not in stdout
     assert "weighted avg" in stdout
     for name in ["plot.png", "montage.png", "fashion_mnist.keras"]:
-        assert (out / name).is_file(), name
+        assert (tmp_path / "out" / name).is_file(), name
+
+
+def test_second_ctrl_c_quits_at_once(tmp_path):
+    process = start_training(tmp_path)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "interrupted twice: stopped at once" in stderr
+    assert "weighted avg" not in stdout
+    leftovers = [p.name for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
+    assert all(not name.startswith(".") for name in leftovers), leftovers  # no temporary files
 
 
 def test_pick_images_is_random_without_a_seed():

@@ -50,3 +50,56 @@ def test_pipeline_reshuffles_every_epoch():
     data = make_dataset(trainX, trainY, 200, shuffle=True, seed=3)
     first, second = [next(iter(data))[1].numpy().argmax(axis=1) for _ in range(2)]
     assert sorted(first) == sorted(trainY) and not np.array_equal(first, second)
+
+
+def model_gradients(fused, x, y, weights):
+    import tensorflow as tf
+
+    from pyimagesearch.training import fuse_batch_norm
+
+    model = MiniVGGNet.build(28, 28, 1, 10)
+    model.set_weights(weights)
+    for layer in model.layers:  # no dropout, so that both see the same network
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    if fused:
+        fuse_batch_norm(model)
+    with tf.GradientTape() as tape:
+        loss = keras.losses.categorical_crossentropy(y, model(x, training=True))
+    grads = tape.gradient(loss, [v.value for v in model.trainable_variables])
+    stats = [v.numpy() for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)
+             for v in (layer.moving_mean, layer.moving_variance)]
+    return [g.numpy() for g in grads], stats, model(x, training=False).numpy()
+
+
+def test_fused_batch_norm_computes_what_keras_does():
+    import tensorflow as tf
+
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=32, n_test=10)
+    x = tf.constant(trainX[..., None] / 255.0, tf.float32)
+    y = tf.one_hot(trainY, 10)
+    weights = MiniVGGNet.build(28, 28, 1, 10).get_weights()
+    plain_grads, plain_stats, plain_out = model_gradients(False, x, y, weights)
+    fused_grads, fused_stats, fused_out = model_gradients(True, x, y, weights)
+    for plain, fused in zip(plain_grads, fused_grads):
+        assert np.abs(fused - plain).max() <= 1e-4 * np.abs(plain).max()
+    for plain, fused in zip(plain_stats, fused_stats):
+        np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused_out, plain_out, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_batch_norm_keeps_the_layer_and_changes_the_graph():
+    import tensorflow as tf
+
+    from pyimagesearch.training import fuse_batch_norm
+
+    x = tf.zeros((4, 6, 6, 8))
+    for fused in (False, True):
+        model = keras.Sequential([keras.Input((6, 6, 8)), keras.layers.BatchNormalization()])
+        if fused:
+            fuse_batch_norm(model)
+        graph = tf.function(lambda t: model(t, training=True)).get_concrete_function(x).graph
+        # Keras's autodiff path uses tf.nn.moments, whose variance is a SquaredDifference
+        assert ("SquaredDifference" in {op.type for op in graph.get_operations()}) != fused
+        assert type(model.layers[0]) is keras.layers.BatchNormalization
