@@ -1,6 +1,6 @@
 """Benchmark: the chapter's recipe done plainly versus this project's training path.
 
-    python tests/benchmark.py            # about 15 minutes on 2 cores
+    python tests/benchmark.py            # about 11 minutes on 2 cores
     python tests/benchmark.py --quick    # under 3 minutes
 
 Configurations, each in its own subprocess (so each peak memory is its own),
