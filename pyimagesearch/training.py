@@ -2,7 +2,6 @@
 pipeline, and a callback that stops training cleanly on Ctrl-C or a diverged loss."""
 
 import math
-import os
 import signal
 
 import keras

@@ -77,7 +77,6 @@ def worker(config, steps, warmup):
     with fm.native_stderr_muted():
         import keras
         import numpy as np
-        import tensorflow as tf
 
         from pyimagesearch import training
     ((trainX, trainY), (testX, testY)), source = load_data()
@@ -100,7 +99,7 @@ def worker(config, steps, warmup):
         x = trainX.reshape(-1, 28, 28, 1).astype("float32") / 255.0
         y = keras.utils.to_categorical(trainY, 10)
         tx = testX.reshape(-1, 28, 28, 1).astype("float32") / 255.0
-        ty = keras.utils.to_categorical(testY, 10)
+        ty = keras.utils.to_categorical(testY, 10)  # held, as the chapter holds it
         model.fit(x[:n], y[:n], batch_size=fm.BS, epochs=1, callbacks=[clock], verbose=0)
         train_seconds = time.perf_counter() - clock.start
         model.predict(tx[:64], batch_size=fm.BS, verbose=0)  # warm up the predict function
