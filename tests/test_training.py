@@ -79,11 +79,14 @@ def test_fused_batch_norm_computes_what_keras_does():
     (trainX, trainY), _ = fake_fashion_mnist(n_train=32, n_test=10)
     x = tf.constant(trainX[..., None] / 255.0, tf.float32)
     y = tf.one_hot(trainY, 10)
+    keras.utils.set_random_seed(0)
     weights = MiniVGGNet.build(28, 28, 1, 10).get_weights()
     plain_grads, plain_stats, plain_out = model_gradients(False, x, y, weights)
     fused_grads, fused_stats, fused_out = model_gradients(True, x, y, weights)
+    # Keras's own float32 gradients are 1e-3 to 7e-3 (relative) from a float64 computation;
+    # TensorFlow's fused kernel differed from them by 1e-2 to 4e-2, which this bound refuses
     for plain, fused in zip(plain_grads, fused_grads):
-        assert np.abs(fused - plain).max() <= 1e-4 * np.abs(plain).max()
+        assert np.abs(fused - plain).max() <= 1e-3 * np.abs(plain).max()
     for plain, fused in zip(plain_stats, fused_stats):
         np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fused_out, plain_out, rtol=1e-5, atol=1e-6)
