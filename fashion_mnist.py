@@ -215,7 +215,7 @@ def build_model(lr, epochs, strategy):
     with strategy.scope():
         opt = keras.optimizers.SGD(learning_rate=keras2_decay(lr, lr / epochs), momentum=0.9)
         model = MiniVGGNet.build(width=28, height=28, depth=1, classes=len(LABEL_NAMES))
-        fuse_batch_norm(model)  # same arithmetic, about twice as fast on a CPU
+        fuse_batch_norm(model)  # same arithmetic in fewer ops: faster training on a CPU
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
     return model
 
