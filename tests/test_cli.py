@@ -34,6 +34,9 @@ def test_headless_run_writes_everything(tmp_path, tiny_data):
     assert "no display" in result.stdout
     assert cv2.imread(str(out / "plot.png")).shape[2] == 3
     assert cv2.imread(str(out / "montage.png")).shape == (384, 384, 3)
+    assert cv2.imread(str(out / "confusion.png")).shape[2] == 3
+    assert "confusion matrix" in result.stdout
+    assert "augmentation" not in result.stdout  # the default run adds nothing
     assert (out / "fashion_mnist.keras").stat().st_size > 1_000_000
     # TensorFlow's own start-up log is kept out of the way
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
@@ -46,15 +49,18 @@ def test_help_shows_every_default():
     for flag, default in [("--epochs", "25"), ("--batch-size", "32"), ("--lr", "0.01"),
                           ("--output", "."), ("--limit", "None"), ("--seed", "None")]:
         assert flag in text and f"(default: {default})" in text
+    for flag, default in [("--schedule", "chapter"), ("--weight-decay", "0.0")]:
+        assert flag in text and f"(default: {default})" in text
     for flag in ["--dataset-dir", "--no-display", "--model", "--load", "--mixed-precision",
-                 "--distribute"]:
+                 "--distribute", "--augment", "--tta"]:
         assert flag in text
 
 
 @pytest.mark.parametrize("flag, value", [
     ("--epochs", "0"), ("--epochs", "-3"), ("--epochs", "2.5"), ("--batch-size", "0"),
     ("--batch-size", "many"), ("--limit", "0"), ("--lr", "0"), ("--lr", "-0.1"),
-    ("--lr", "nan"), ("--lr", "inf"), ("--model", "model.h5"),
+    ("--lr", "nan"), ("--lr", "inf"), ("--model", "model.h5"), ("--weight-decay", "-1"),
+    ("--weight-decay", "nan"), ("--schedule", "linear"),
 ])
 def test_bad_flag_values_are_refused(tmp_path, tiny_data, flag, value):
     result = run_script("--dataset-dir", tiny_data, flag, value, cwd=tmp_path)
