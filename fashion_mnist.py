@@ -5,8 +5,9 @@
     python fashion_mnist.py --help                  # every option, with its default
 
 Loads the data (offline when the IDX files are on disk), trains, saves the model,
-prints a classification report, and writes plot.png and montage.png. The montage
-is also shown in a window when there is a display.
+prints a classification report and a confusion matrix, and writes plot.png,
+confusion.png and montage.png. The montage is also shown in a window when there
+is a display. --augment and three more flags go beyond the chapter (see --help).
 """
 
 import argparse

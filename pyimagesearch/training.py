@@ -1,5 +1,6 @@
 """Training helpers: the chapter's learning-rate decay in Keras 3, a lean input
-pipeline, and a callback that stops training cleanly on Ctrl-C or a diverged loss."""
+pipeline with optional augmentation, and a callback that stops training cleanly on
+Ctrl-C or a diverged loss."""
 
 import math
 import signal
@@ -32,11 +33,9 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=F
     With ``augment``, every batch goes through :func:`augment_batch` with fresh
     random draws each epoch; ``seed`` fixes both the order and the draws.
     """
-    channels_first = images.ndim == 4 and keras.backend.image_data_format() == "channels_first"
+    channels_first = keras.backend.image_data_format() == "channels_first"
     if images.ndim == 3:
-        axis = 1 if keras.backend.image_data_format() == "channels_first" else -1
-        channels_first = axis == 1
-        images = np.expand_dims(images, axis)  # a view, not a copy
+        images = np.expand_dims(images, 1 if channels_first else -1)  # a view, not a copy
     labels = np.asarray(labels, dtype=np.uint8)
     image_shape = (None, *images.shape[1:])
 
