@@ -72,6 +72,16 @@ def non_negative_float(text):
     return value
 
 
+def probability(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
+    return value
+
+
 def keras_path(text):
     if not text.endswith(".keras"):
         raise argparse.ArgumentTypeError(f"must be a file name ending in .keras, not {text!r}")
@@ -114,6 +124,9 @@ def parse_args(argv=None):
     beyond.add_argument("--augment", action="store_true",
                         help="randomly flip, shift (up to 2 px) and erase (a 10 px square, half "
                              "the time) every training image, anew each epoch")
+    beyond.add_argument("--erase-rate", type=probability, default=0.5, metavar="P",
+                        help="with --augment: the share of training images that lose a square "
+                             "(0 turns erasing off)")
     beyond.add_argument("--schedule", choices=["chapter", "cosine"], default="chapter",
                         help="learning rate over training: the chapter's decay lr/(1 + t*lr/epochs), "
                              "or one epoch of linear warm-up to --lr then a cosine down to 0")
@@ -287,14 +300,15 @@ def load_model(path):
     return model
 
 
-def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None, augment=False):
+def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None, augment=False,
+          erase_rate=0.5):
     """Fit with the test set as validation after every epoch, as the chapter does.
     Returns the history (full epochs only) and the guard that says how training ended."""
     from pyimagesearch.training import TrainingGuard, make_dataset
 
     replicas = model.distribute_strategy.num_replicas_in_sync
     train_data = make_dataset(trainX, trainY, batch_size * replicas, shuffle=True, seed=seed,
-                              augment=augment)
+                              augment=augment, erase_rate=erase_rate)
     test_data = make_dataset(testX, testY, EVAL_BS)
     with TrainingGuard() as guard:
         H = model.fit(train_data, validation_data=test_data, epochs=epochs,
@@ -334,7 +348,8 @@ def recipe(args):
     parts = []
     if args.load is None:
         if args.augment:
-            parts.append("flip + shift + erase augmentation")
+            parts.append("flip + shift + erase augmentation" if args.erase_rate
+                         else "flip + shift augmentation")
         if args.schedule != "chapter":
             parts.append(f"{args.schedule} schedule")
         if args.weight_decay:
@@ -424,7 +439,8 @@ def train_and_save(args, strategy, model_path, trainX, trainY, testX, testY):
     print(f"[INFO] training model on {len(trainX):,} images for {args.epochs} epochs...")
     started = time.perf_counter()
     history, guard = train(model, trainX, trainY, testX, testY,
-                           args.epochs, args.batch_size, args.seed, args.augment)
+                           args.epochs, args.batch_size, args.seed, args.augment,
+                           args.erase_rate)
     seconds = time.perf_counter() - started
     if guard.diverged:
         return model, history, guard

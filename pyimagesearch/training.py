@@ -22,7 +22,8 @@ def keras2_decay(init_lr, decay):
         initial_learning_rate=init_lr, decay_steps=1, decay_rate=decay)
 
 
-def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=False):
+def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=False,
+                 erase_rate=0.5):
     """A ``tf.data`` pipeline of (float images in [0, 1], one-hot labels) batches.
 
     ``images`` stay uint8 in memory, a quarter of a float32 copy, and are not
@@ -30,8 +31,9 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=F
     then scaled and one-hot encoded on the fly while the previous batch trains.
     ``images`` are (n, 28, 28), or already carry their channel axis. With
     ``shuffle``, the order changes every epoch, as ``model.fit`` on arrays does.
-    With ``augment``, every batch goes through :func:`augment_batch` with fresh
-    random draws each epoch; ``seed`` fixes both the order and the draws.
+    With ``augment``, every batch goes through :func:`augment_batch` (with
+    ``erase_rate``) with fresh random draws each epoch; ``seed`` fixes both the
+    order and the draws.
     """
     channels_first = keras.backend.image_data_format() == "channels_first"
     if images.ndim == 3:
@@ -46,7 +48,7 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=F
         x, y = tf.numpy_function(gather, [index], (tf.uint8, tf.uint8), stateful=False)
         x = tf.cast(tf.ensure_shape(x, image_shape), tf.float32) / 255.0
         if key is not None:
-            x = augment_batch(x, key, channels_first)
+            x = augment_batch(x, key, channels_first, erase_rate=erase_rate)
         y = tf.one_hot(tf.ensure_shape(y, (None,)), NUM_CLASSES)
         return x, y
 
