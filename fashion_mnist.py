@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -361,22 +362,29 @@ def recipe(args):
     return ", ".join(parts)
 
 
+def set_title(axes, title, subtitle):
+    """Title a plot, with ``subtitle`` wrapped on the lines below it in a smaller font."""
+    if subtitle:
+        axes.set_title("\n".join([title, *textwrap.wrap(subtitle, 72)]), fontsize="medium")
+    else:
+        axes.set_title(title)
+
+
 def plot_history(history, subtitle=""):
     """The chapter's training plot: loss and accuracy, train and validation, per epoch.
     ``subtitle`` names what the run changed from the chapter's recipe."""
-    import matplotlib
+    import matplotlib.style
     from matplotlib.figure import Figure
 
     epochs = np.arange(1, len(history["loss"]) + 1)
     with matplotlib.style.context("ggplot"):
-        figure = Figure()
+        figure = Figure(layout="constrained" if subtitle else None)
         axes = figure.subplots()
         axes.plot(epochs, history["loss"], label="train_loss")
         axes.plot(epochs, history["val_loss"], label="val_loss")
         axes.plot(epochs, history["accuracy"], label="train_acc")
         axes.plot(epochs, history["val_accuracy"], label="val_acc")
-        axes.set_title("Training Loss and Accuracy on Dataset"
-                       + (f"\n{subtitle}" if subtitle else ""))
+        set_title(axes, "Training Loss and Accuracy on Dataset", subtitle)
         axes.set_xlabel("Epoch #")
         axes.set_ylabel("Loss/Accuracy")
         axes.legend(loc="lower left")
@@ -486,8 +494,8 @@ def plot_confusion(matrix, subtitle=""):
     ConfusionMatrixDisplay(matrix, display_labels=LABEL_NAMES).plot(
         ax=axes, cmap="Blues", xticks_rotation=45, colorbar=False)
     accuracy = np.trace(matrix) / matrix.sum()
-    axes.set_title(f"Confusion matrix on the {matrix.sum():,} test images "
-                   f"(accuracy {accuracy:.4f})" + (f"\n{subtitle}" if subtitle else ""))
+    set_title(axes, f"Confusion matrix on the {matrix.sum():,} test images "
+                    f"(accuracy {accuracy:.4f})", subtitle)
     return figure
 
 

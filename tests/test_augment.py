@@ -53,6 +53,8 @@ def test_erasing_blacks_out_a_square_in_about_half_the_images():
     assert set(np.unique(out)) == {0.0, 1.0}
     assert 60 < np.count_nonzero(erased) < 140
     assert erased.max() == 100 and erased[erased > 0].min() >= 25  # 10x10, clipped at the edges
+    untouched = augmented(np.ones((200, 28, 28), np.float32), max_shift=0, erase_rate=0.0)
+    assert (untouched == 1).all()  # --erase-rate 0 turns erasing off
 
 
 def test_augmentation_changes_training_images_only_when_asked():
@@ -84,19 +86,22 @@ def test_augmentation_is_reproducible_with_a_seed_and_new_every_epoch():
 def test_only_training_batches_are_augmented(tmp_path, tiny_data, monkeypatch):
     import fashion_mnist
 
-    calls = []
+    calls, rates = [], []
 
     def spy(images, labels, batch_size, **options):
         calls.append((len(images), options.get("augment", False)))
+        rates.append(options.get("erase_rate"))
         return make_dataset(images, labels, batch_size, **options)
 
     monkeypatch.setattr(training, "make_dataset", spy)
     assert fashion_mnist.main(["--dataset-dir", str(tiny_data), "--epochs", "1", "--augment",
-                               "--tta", "--output", str(tmp_path / "out"), "--no-display"]) == 0
+                               "--erase-rate", "0.25", "--tta", "--output", str(tmp_path / "out"),
+                               "--no-display"]) == 0
     assert (256, True) in calls  # the training images
     assert all(count == 100 and not augment  # validation, evaluation and both TTA passes
                for count, augment in calls if (count, augment) != (256, True))
     assert len(calls) == 4
+    assert rates[calls.index((256, True))] == 0.25
 
 
 def test_cosine_schedule_and_weight_decay_reach_the_optimizer():

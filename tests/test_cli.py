@@ -60,7 +60,8 @@ def test_help_shows_every_default():
     ("--epochs", "0"), ("--epochs", "-3"), ("--epochs", "2.5"), ("--batch-size", "0"),
     ("--batch-size", "many"), ("--limit", "0"), ("--lr", "0"), ("--lr", "-0.1"),
     ("--lr", "nan"), ("--lr", "inf"), ("--model", "model.h5"), ("--weight-decay", "-1"),
-    ("--weight-decay", "nan"), ("--schedule", "linear"),
+    ("--weight-decay", "nan"), ("--schedule", "linear"), ("--erase-rate", "2"),
+    ("--erase-rate", "nan"),
 ])
 def test_bad_flag_values_are_refused(tmp_path, tiny_data, flag, value):
     result = run_script("--dataset-dir", tiny_data, flag, value, cwd=tmp_path)
