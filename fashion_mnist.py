@@ -7,7 +7,7 @@
 Loads the data (offline when the IDX files are on disk), trains, saves the model,
 prints a classification report and a confusion matrix, and writes plot.png,
 confusion.png and montage.png. The montage is also shown in a window when there
-is a display. --augment and three more flags go beyond the chapter (see --help).
+is a display. --augment and the flags listed after it go beyond the chapter (see --help).
 """
 
 import argparse
@@ -53,31 +53,30 @@ def positive_int(text):
     return value
 
 
-def positive_float(text):
+def as_float(text):
+    """``float(text)``, or NaN when ``text`` is not a number, which every range check refuses."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        value = math.nan
+        return math.nan
+
+
+def positive_float(text):
+    value = as_float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, not {text!r}")
     return value
 
 
 def non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = as_float(text)
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be zero or a positive finite number, not {text!r}")
     return value
 
 
 def probability(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = as_float(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
     return value
@@ -120,11 +119,11 @@ def parse_args(argv=None):
                         help="train on all local GPUs at once (MirroredStrategy), a batch of "
                              "--batch-size on each")
     beyond = parser.add_argument_group(
-        "beyond the chapter", "off by default; together they take MiniVGGNet past 95%% "
-        "(see the README for the command line)")
+        "beyond the chapter", "off by default; the README's 'Beyond the chapter' shows them "
+        "used together")
     beyond.add_argument("--augment", action="store_true",
-                        help="randomly flip, shift (up to 2 px) and erase (a 10 px square, half "
-                             "the time) every training image, anew each epoch")
+                        help="randomly flip, shift (up to 2 px) and erase (a 10 px square, see "
+                             "--erase-rate) every training image, anew each epoch")
     beyond.add_argument("--erase-rate", type=probability, default=0.5, metavar="P",
                         help="with --augment: the share of training images that lose a square "
                              "(0 turns erasing off)")
