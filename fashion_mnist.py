@@ -567,4 +567,11 @@ def run(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    code = run()
+    if code == EXIT_INTERRUPTED:
+        # Ctrl-C can leave TensorFlow's threads mid-step, and a normal interpreter shutdown
+        # under them now and then crashes (SIGSEGV): every file is closed by now, so leave at once
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
