@@ -477,8 +477,9 @@ def evaluate(model, testX, testY, tta=False):
 def format_matrix(matrix):
     """The confusion matrix as text, one row per true label."""
     width = max(len(str(matrix.max())), 5)
-    header = " " * 12 + " ".join(name[:width].rjust(width) for name in LABEL_NAMES)
-    rows = [name.rjust(11) + " " + " ".join(str(count).rjust(width) for count in row)
+    label_width = max(map(len, LABEL_NAMES)) + 1
+    header = " " * (label_width + 1) + " ".join(name[:width].rjust(width) for name in LABEL_NAMES)
+    rows = [name.rjust(label_width) + " " + " ".join(str(count).rjust(width) for count in row)
             for name, row in zip(LABEL_NAMES, matrix)]
     return "\n".join([header, *rows])
 
@@ -537,13 +538,13 @@ def main(argv=None):
                   f"saved; try a smaller learning rate than --lr {args.lr:g}", file=sys.stderr)
             return 1
 
-    if recipe(args):
-        print(f"[INFO] changed from the chapter's recipe: {recipe(args)}")
+    changes = recipe(args)
+    if changes:
+        print(f"[INFO] changed from the chapter's recipe: {changes}")
     preds, matrix = evaluate(model, testX, testY, args.tta)
     if history and history["loss"]:
-        save_figure(plot_history(history, recipe(args)), args.output / "plot.png", "training plot")
-    save_figure(plot_confusion(matrix, recipe(args)), args.output / "confusion.png",
-                "confusion matrix")
+        save_figure(plot_history(history, changes), args.output / "plot.png", "training plot")
+    save_figure(plot_confusion(matrix, changes), args.output / "confusion.png", "confusion matrix")
     save_and_show_montage(testX, testY, preds, args.output / "montage.png", args.seed,
                           display=not args.no_display)
 

@@ -93,12 +93,13 @@ def augment_batch(images, key, channels_first=False, max_shift=2, erase_size=10,
     centre = tf.random.stateless_uniform([n, 2], seeds[2], 0, 1) * tf.cast([height, width],
                                                                            tf.float32)
     erase = tf.random.stateless_uniform([n], seeds[3]) < erase_rate
-    half = erase_size / 2
-    inside_rows = tf.abs(tf.cast(tf.range(height), tf.float32)[None, :] + 0.5
-                         - centre[:, :1]) < half
-    inside_cols = tf.abs(tf.cast(tf.range(width), tf.float32)[None, :] + 0.5
-                         - centre[:, 1:]) < half
-    hole = inside_rows[:, :, None] & inside_cols[:, None, :] & erase[:, None, None]
+
+    def inside(length, centres):  # (n, length): which pixels lie in the square along one axis
+        pixel_centres = tf.cast(tf.range(length), tf.float32)[None, :] + 0.5
+        return tf.abs(pixel_centres - centres) < erase_size / 2
+
+    hole = (inside(height, centre[:, :1])[:, :, None] & inside(width, centre[:, 1:])[:, None, :]
+            & erase[:, None, None])
     images = tf.where(hole[..., None], tf.zeros_like(images), images)
 
     if channels_first:
