@@ -93,7 +93,8 @@ def parse_args(argv=None):
         description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by default).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--epochs", type=positive_int, default=NUM_EPOCHS,
-                        help="epochs to train; the learning-rate decay is lr/epochs, as in the chapter")
+                        help="epochs to train; with the chapter's schedule the learning-rate decay is "
+                             "lr/epochs")
     parser.add_argument("--batch-size", type=positive_int, default=BS, help="training batch size")
     parser.add_argument("--lr", type=positive_float, default=INIT_LR,
                         help="initial learning rate of SGD (momentum 0.9)")
@@ -132,6 +133,9 @@ def parse_args(argv=None):
                              "or one epoch of linear warm-up to --lr then a cosine down to 0")
     beyond.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="X",
                         help="SGD's decoupled weight decay (Keras's weight_decay)")
+    beyond.add_argument("--label-smoothing", type=probability, default=0.0, metavar="X",
+                        help="train towards 1 - X for the true class and X/10 for every class "
+                             "(Keras's label_smoothing)")
     beyond.add_argument("--tta", action="store_true",
                         help="test-time augmentation: predict each test image and its mirror "
                              "image, and average the two")
@@ -257,7 +261,8 @@ def learning_rate(schedule, lr, epochs, steps_per_epoch):
         warmup_steps=warmup, decay_steps=max(epochs * steps_per_epoch - warmup, 1))
 
 
-def build_model(lr, epochs, strategy, schedule="chapter", steps_per_epoch=1, weight_decay=0.0):
+def build_model(lr, epochs, strategy, schedule="chapter", steps_per_epoch=1, weight_decay=0.0,
+                label_smoothing=0.0):
     """MiniVGGNet compiled with SGD with momentum 0.9: by default the chapter's, which decays
     the learning rate by lr / epochs per update."""
     import keras
@@ -271,7 +276,8 @@ def build_model(lr, epochs, strategy, schedule="chapter", steps_per_epoch=1, wei
             weight_decay=weight_decay or None)
         model = MiniVGGNet.build(width=28, height=28, depth=1, classes=len(LABEL_NAMES))
         fuse_batch_norm(model)  # same arithmetic in fewer ops: faster training on a CPU
-        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+        model.compile(loss=loss, optimizer=opt, metrics=["accuracy"])
     return model
 
 
@@ -354,6 +360,8 @@ def recipe(args):
             parts.append(f"{args.schedule} schedule")
         if args.weight_decay:
             parts.append(f"weight decay {args.weight_decay:g}")
+        if args.label_smoothing:
+            parts.append(f"label smoothing {args.label_smoothing:g}")
         if (args.epochs, args.batch_size, args.lr) != (NUM_EPOCHS, BS, INIT_LR):
             parts.append(f"epochs {args.epochs}, batch {args.batch_size}, lr {args.lr:g}")
     if args.tta:
@@ -442,7 +450,7 @@ def train_and_save(args, strategy, model_path, trainX, trainY, testX, testY):
     print("[INFO] compiling model...")
     steps_per_epoch = math.ceil(len(trainX) / (args.batch_size * strategy.num_replicas_in_sync))
     model = build_model(args.lr, args.epochs, strategy, args.schedule, steps_per_epoch,
-                        args.weight_decay)
+                        args.weight_decay, args.label_smoothing)
     print(f"[INFO] training model on {len(trainX):,} images for {args.epochs} epochs...")
     started = time.perf_counter()
     history, guard = train(model, trainX, trainY, testX, testY,

@@ -1,4 +1,5 @@
-"""The opt-in recipe beyond the chapter: --augment, --schedule, --weight-decay, --tta,
+"""The opt-in recipe beyond the chapter: --augment, --schedule, --weight-decay,
+--label-smoothing, --tta,
 and the confusion matrix every run writes."""
 
 import subprocess
@@ -123,6 +124,21 @@ def test_cosine_schedule_and_weight_decay_reach_the_optimizer():
     assert isinstance(chapter._learning_rate, keras.optimizers.schedules.InverseTimeDecay)
 
 
+def test_label_smoothing_reaches_the_loss():
+    import fashion_mnist
+
+    strategy = tf.distribute.get_strategy()
+    y = np.eye(10, dtype=np.float32)[[3]]
+    p = np.full((1, 10), 0.05, np.float32)
+    p[0, 3] = 0.55
+    smoothed = fashion_mnist.build_model(0.01, 25, strategy, label_smoothing=0.1).loss
+    # the target becomes 0.91 for the true class and 0.01 for the nine others
+    expected = -(0.91 * np.log(0.55) + 9 * 0.01 * np.log(0.05))
+    assert float(smoothed(y, p)) == pytest.approx(expected, rel=1e-5)
+    chapter = fashion_mnist.build_model(0.01, 25, strategy).loss
+    assert float(chapter(y, p)) == pytest.approx(-np.log(0.55), rel=1e-5)
+
+
 def test_tta_averages_each_image_with_its_mirror():
     import fashion_mnist
 
@@ -147,11 +163,13 @@ def printed_matrix(stdout):
 def test_augmented_run_reports_its_recipe_and_saves_a_plain_model(tmp_path, tiny_data):
     out = tmp_path / "out"
     result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--augment",
-                        "--schedule", "cosine", "--weight-decay", "1e-4", "--tta",
+                        "--schedule", "cosine", "--weight-decay", "1e-4", "--label-smoothing", "0.1",
+                        "--tta",
                         "--seed", "3", "--output", out, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("changed from the chapter's recipe: flip + shift + erase augmentation, cosine "
-            "schedule, weight decay 0.0001, epochs 2, batch 32, lr 0.01, flip test-time "
+            "schedule, weight decay 0.0001, label smoothing 0.1, epochs 2, batch 32, lr 0.01, "
+            "flip test-time "
             "augmentation") in result.stdout
     matrix = printed_matrix(result.stdout)
     assert matrix.sum(axis=1).tolist() == [10] * 10  # every test image, once
