@@ -134,8 +134,8 @@ def parse_args(argv=None):
     beyond.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="X",
                         help="SGD's decoupled weight decay (Keras's weight_decay)")
     beyond.add_argument("--label-smoothing", type=probability, default=0.0, metavar="X",
-                        help="train towards 1 - X for the true class and X/10 for every class "
-                             "(Keras's label_smoothing)")
+                        help="train towards (1 - X) * one-hot + X/10 (Keras's label_smoothing): "
+                             "with 0.1, 0.91 for the true class and 0.01 for the others")
     beyond.add_argument("--tta", action="store_true",
                         help="test-time augmentation: predict each test image and its mirror "
                              "image, and average the two")
