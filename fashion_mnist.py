@@ -53,6 +53,17 @@ def positive_int(text):
     return value
 
 
+def shift_pixels(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 14:
+        raise argparse.ArgumentTypeError(f"must be a whole number of pixels from 0 to 14, "
+                                         f"not {text!r}")
+    return value
+
+
 def as_float(text):
     """``float(text)``, or NaN when ``text`` is not a number, which every range check refuses."""
     try:
@@ -123,8 +134,11 @@ def parse_args(argv=None):
         "beyond the chapter", "off by default; the README's 'Beyond the chapter' shows them "
         "used together")
     beyond.add_argument("--augment", action="store_true",
-                        help="randomly flip, shift (up to 2 px) and erase (a 10 px square, see "
-                             "--erase-rate) every training image, anew each epoch")
+                        help="randomly flip, shift (see --max-shift) and erase (a 10 px square, "
+                             "see --erase-rate) every training image, anew each epoch")
+    beyond.add_argument("--max-shift", type=shift_pixels, default=2, metavar="N",
+                        help="with --augment: the most pixels an image moves in each direction "
+                             "(0 turns shifting off)")
     beyond.add_argument("--erase-rate", type=probability, default=0.5, metavar="P",
                         help="with --augment: the share of training images that lose a square "
                              "(0 turns erasing off)")
@@ -307,14 +321,14 @@ def load_model(path):
 
 
 def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None, augment=False,
-          erase_rate=0.5):
+          max_shift=2, erase_rate=0.5):
     """Fit with the test set as validation after every epoch, as the chapter does.
     Returns the history (full epochs only) and the guard that says how training ended."""
     from pyimagesearch.training import TrainingGuard, make_dataset
 
     replicas = model.distribute_strategy.num_replicas_in_sync
     train_data = make_dataset(trainX, trainY, batch_size * replicas, shuffle=True, seed=seed,
-                              augment=augment, erase_rate=erase_rate)
+                              augment=augment, max_shift=max_shift, erase_rate=erase_rate)
     test_data = make_dataset(testX, testY, EVAL_BS)
     with TrainingGuard() as guard:
         H = model.fit(train_data, validation_data=test_data, epochs=epochs,
@@ -354,8 +368,9 @@ def recipe(args):
     parts = []
     if args.load is None:
         if args.augment:
-            parts.append("flip + shift + erase augmentation" if args.erase_rate
-                         else "flip + shift augmentation")
+            kinds = ["flip", f"{args.max_shift} px shift" if args.max_shift else "",
+                     "erase" if args.erase_rate else ""]
+            parts.append(" + ".join(kind for kind in kinds if kind) + " augmentation")
         if args.schedule != "chapter":
             parts.append(f"{args.schedule} schedule")
         if args.weight_decay:
@@ -455,7 +470,7 @@ def train_and_save(args, strategy, model_path, trainX, trainY, testX, testY):
     started = time.perf_counter()
     history, guard = train(model, trainX, trainY, testX, testY,
                            args.epochs, args.batch_size, args.seed, args.augment,
-                           args.erase_rate)
+                           args.max_shift, args.erase_rate)
     seconds = time.perf_counter() - started
     if guard.diverged:
         return model, history, guard

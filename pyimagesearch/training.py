@@ -23,7 +23,7 @@ def keras2_decay(init_lr, decay):
 
 
 def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=False,
-                 erase_rate=0.5):
+                 max_shift=2, erase_rate=0.5):
     """A ``tf.data`` pipeline of (float images in [0, 1], one-hot labels) batches.
 
     ``images`` stay uint8 in memory, a quarter of a float32 copy, and are not
@@ -32,7 +32,7 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=F
     ``images`` are (n, 28, 28), or already carry their channel axis. With
     ``shuffle``, the order changes every epoch, as ``model.fit`` on arrays does.
     With ``augment``, every batch goes through :func:`augment_batch` (with
-    ``erase_rate``) with fresh random draws each epoch; ``seed`` fixes both the
+    ``max_shift`` and ``erase_rate``) with fresh random draws each epoch; ``seed`` fixes both the
     order and the draws.
     """
     channels_first = keras.backend.image_data_format() == "channels_first"
@@ -48,7 +48,8 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=F
         x, y = tf.numpy_function(gather, [index], (tf.uint8, tf.uint8), stateful=False)
         x = tf.cast(tf.ensure_shape(x, image_shape), tf.float32) / 255.0
         if key is not None:
-            x = augment_batch(x, key, channels_first, erase_rate=erase_rate)
+            x = augment_batch(x, key, channels_first, max_shift=max_shift,
+                              erase_rate=erase_rate)
         y = tf.one_hot(tf.ensure_shape(y, (None,)), NUM_CLASSES)
         return x, y
 

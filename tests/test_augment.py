@@ -1,6 +1,6 @@
-"""The opt-in recipe beyond the chapter: --augment, --schedule, --weight-decay,
---label-smoothing, --tta,
-and the confusion matrix every run writes."""
+"""The opt-in recipe beyond the chapter: --augment (with --max-shift and --erase-rate),
+--schedule, --weight-decay, --label-smoothing, --tta, and the confusion matrix every run
+writes."""
 
 import subprocess
 import sys
@@ -35,17 +35,19 @@ def test_flips_are_left_right_and_random():
     assert 16 < sum(mirrored) < 48
 
 
-def test_shifts_move_each_image_by_at_most_two_pixels():
-    images = np.zeros((64, 28, 28), np.float32)
+@pytest.mark.parametrize("max_shift", [1, 2, 3])
+def test_shifts_move_each_image_by_at_most_max_shift_pixels(max_shift):
+    images = np.zeros((1024, 28, 28), np.float32)
     images[:, 14, 10] = 1.0  # one bright pixel, off the vertical axis of symmetry
-    out = augmented(images, erase_rate=0.0)
+    out = augmented(images, max_shift=max_shift, erase_rate=0.0)
     moves = set()
     for image in out:
         (row,), (col,) = np.nonzero(image)
-        col = col if abs(col - 10) <= 2 else 27 - col  # undo a flip
-        assert abs(row - 14) <= 2 and abs(col - 10) <= 2
+        col = col if abs(col - 10) <= max_shift else 27 - col  # undo a flip
         moves.add((row - 14, col - 10))
-    assert len(moves) > 10  # images move independently, in both directions
+    # every move within the square, and each of its (2 * max_shift + 1)^2 moves turns up
+    assert moves == {(r, c) for r in range(-max_shift, max_shift + 1)
+                     for c in range(-max_shift, max_shift + 1)}
 
 
 def test_erasing_blacks_out_a_square_in_about_half_the_images():
@@ -87,22 +89,22 @@ def test_augmentation_is_reproducible_with_a_seed_and_new_every_epoch():
 def test_only_training_batches_are_augmented(tmp_path, tiny_data, monkeypatch):
     import fashion_mnist
 
-    calls, rates = [], []
+    calls, settings = [], []
 
     def spy(images, labels, batch_size, **options):
         calls.append((len(images), options.get("augment", False)))
-        rates.append(options.get("erase_rate"))
+        settings.append((options.get("max_shift"), options.get("erase_rate")))
         return make_dataset(images, labels, batch_size, **options)
 
     monkeypatch.setattr(training, "make_dataset", spy)
     assert fashion_mnist.main(["--dataset-dir", str(tiny_data), "--epochs", "1", "--augment",
-                               "--erase-rate", "0.25", "--tta", "--output", str(tmp_path / "out"),
-                               "--no-display"]) == 0
+                               "--max-shift", "1", "--erase-rate", "0.25", "--tta",
+                               "--output", str(tmp_path / "out"), "--no-display"]) == 0
     assert (256, True) in calls  # the training images
     assert all(count == 100 and not augment  # validation, evaluation and both TTA passes
                for count, augment in calls if (count, augment) != (256, True))
     assert len(calls) == 4
-    assert rates[calls.index((256, True))] == 0.25
+    assert settings[calls.index((256, True))] == (1, 0.25)
 
 
 def test_cosine_schedule_and_weight_decay_reach_the_optimizer():
@@ -167,7 +169,7 @@ def test_augmented_run_reports_its_recipe_and_saves_a_plain_model(tmp_path, tiny
                         "--tta",
                         "--seed", "3", "--output", out, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert ("changed from the chapter's recipe: flip + shift + erase augmentation, cosine "
+    assert ("changed from the chapter's recipe: flip + 2 px shift + erase augmentation, cosine "
             "schedule, weight decay 0.0001, label smoothing 0.1, epochs 2, batch 32, lr 0.01, "
             "flip test-time "
             "augmentation") in result.stdout
