@@ -32,8 +32,8 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=F
     ``images`` are (n, 28, 28), or already carry their channel axis. With
     ``shuffle``, the order changes every epoch, as ``model.fit`` on arrays does.
     With ``augment``, every batch goes through :func:`augment_batch` (with
-    ``max_shift`` and ``erase_rate``) with fresh random draws each epoch; ``seed`` fixes both the
-    order and the draws.
+    ``max_shift`` and ``erase_rate``) with fresh random draws each epoch; ``seed``
+    fixes both the order and the draws.
     """
     channels_first = keras.backend.image_data_format() == "channels_first"
     if images.ndim == 3:
