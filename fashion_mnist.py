@@ -43,21 +43,24 @@ class UserError(Exception):
     """A problem the user can fix; its message says how."""
 
 
-def positive_int(text):
+def as_int(text):
+    """``int(text)``, or NaN when ``text`` is not a whole number, which every range check
+    refuses."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        value = 0
-    if value < 1:
+        return math.nan
+
+
+def positive_int(text):
+    value = as_int(text)
+    if not value >= 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
     return value
 
 
 def shift_pixels(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
+    value = as_int(text)
     if not 0 <= value <= 14:
         raise argparse.ArgumentTypeError(f"must be a whole number of pixels from 0 to 14, "
                                          f"not {text!r}")
