@@ -165,14 +165,13 @@ def printed_matrix(stdout):
 def test_augmented_run_reports_its_recipe_and_saves_a_plain_model(tmp_path, tiny_data):
     out = tmp_path / "out"
     result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--augment",
-                        "--schedule", "cosine", "--weight-decay", "1e-4", "--label-smoothing", "0.1",
-                        "--tta",
-                        "--seed", "3", "--output", out, cwd=tmp_path)
+                        "--schedule", "cosine", "--weight-decay", "1e-4",
+                        "--label-smoothing", "0.1", "--tta", "--seed", "3", "--output", out,
+                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("changed from the chapter's recipe: flip + 2 px shift + erase augmentation, cosine "
             "schedule, weight decay 0.0001, label smoothing 0.1, epochs 2, batch 32, lr 0.01, "
-            "flip test-time "
-            "augmentation") in result.stdout
+            "flip test-time augmentation") in result.stdout
     matrix = printed_matrix(result.stdout)
     assert matrix.sum(axis=1).tolist() == [10] * 10  # every test image, once
     accuracy = float(result.stdout.split("[INFO] test accuracy: ")[1].split()[0])
