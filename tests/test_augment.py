@@ -35,7 +35,7 @@ def test_flips_are_left_right_and_random():
     assert 16 < sum(mirrored) < 48
 
 
-@pytest.mark.parametrize("max_shift", [1, 2, 3])
+@pytest.mark.parametrize("max_shift", [0, 1, 2, 3])
 def test_shifts_move_each_image_by_at_most_max_shift_pixels(max_shift):
     images = np.zeros((1024, 28, 28), np.float32)
     images[:, 14, 10] = 1.0  # one bright pixel, off the vertical axis of symmetry
