@@ -8,14 +8,15 @@ interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
 
   a  reference   float32 NumPy arrays into fit, batch 32; predict(testX) at batch 32,
                  then 16 single-image predict calls for the montage (the chapter's code)
-  b  project     fashion_mnist.py's path: uint8 data, tf.data pipeline, evaluation at 1000
+  b  project     fashion_mnist.py's path: uint8 data, tf.data pipeline, evaluation at batch 256
   c  mixed       b with --mixed-precision (bfloat16 only where the CPU supports it)
   d  bf16-forced b with Keras's mixed_bfloat16 policy whatever the CPU (shows what c avoids)
+  e  xla         b compiled by XLA (jit_compile=True), which Keras leaves off on CPU-only machines
 
 Per configuration: training images/s after warm-up, evaluation images/s over the
 10,000 test images, and peak resident memory. Then the split of a training step's
-time by kind of operation, from the TensorFlow profiler. The last line gives the
-ratios b/a and c/a. Uses the real data when installed, else random data of the same shape.
+time by kind of operation, from the TensorFlow profiler. The last line gives each
+configuration's ratios to a. Uses the real data when installed, else random data of the same shape.
 Not collected by pytest (its name does not start with test_).
 """
 
@@ -32,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CONFIGS = {"a": "reference", "b": "project", "c": "mixed", "d": "bf16-forced"}
+CONFIGS = {"a": "reference", "b": "project", "c": "mixed", "d": "bf16-forced", "e": "xla"}
 
 
 def load_data():
@@ -60,7 +61,10 @@ def make_model(config):
     from pyimagesearch.minivggnet import MiniVGGNet
 
     if config != "a":
-        return fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+        model = fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+        if config == "e":
+            model.jit_compile = True  # Keras's "auto" leaves XLA off on a CPU
+        return model
     # the chapter's model and optimizer in plain Keras: nothing of this project's path
     model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10)
     decay = training.keras2_decay(fm.INIT_LR, fm.INIT_LR / fm.NUM_EPOCHS)
@@ -113,7 +117,8 @@ def worker(config, steps, warmup):
         data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True).take(n // fm.BS)
         model.fit(data, epochs=1, callbacks=[clock], shuffle=False, verbose=0)
         train_seconds = time.perf_counter() - clock.start
-        fm.predict(model, testX[:64])  # warm up the predict function
+        # warm up the predict function; XLA (e) compiles each batch shape, so give it them all
+        fm.predict(model, testX if config == "e" else testX[:64])
         start = time.perf_counter()
         preds = fm.predict(model, testX)
         eval_seconds = time.perf_counter() - start
@@ -184,9 +189,10 @@ def classify(op):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and one repeat (< 3 min)")
-    parser.add_argument("--repeats", type=int, default=None, help="rounds of a, b, c, d")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds of the configurations")
     parser.add_argument("--steps", type=int, default=None, help="timed training steps per run")
-    parser.add_argument("--configs", default="abcd", help="which configurations to run")
+    parser.add_argument("--configs", default="abcd",
+                        help="which configurations to run (e, XLA, only when named)")
     parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=["a", "b"], help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
