@@ -416,20 +416,23 @@ def plot_history(history, subtitle=""):
     return figure
 
 
-def display_available():
-    """Whether ``cv2.imshow`` can open a window here. Without a display, OpenCV's
-    window backend aborts the whole process, so on X11/Wayland systems it is
+def why_no_window():
+    """Why ``cv2.imshow`` cannot open a window here, or None if it can. Without a display,
+    OpenCV's window backend aborts the whole process, so on X11/Wayland systems it is
     tried first in a throw-away child process."""
     if sys.platform.startswith(("win", "darwin")):
-        return True
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return False
+        return None
+    name = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not name:
+        return "no display found"
     probe = "import cv2; cv2.namedWindow('probe'); cv2.destroyAllWindows()"
     try:
-        return subprocess.run([sys.executable, "-c", probe], capture_output=True,
-                              timeout=60).returncode == 0
+        if subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                          timeout=60).returncode == 0:
+            return None
     except (OSError, subprocess.TimeoutExpired):
-        return False
+        pass
+    return f"OpenCV could not open a window on display {name}"
 
 
 def show_montage(montage):
@@ -539,8 +542,13 @@ def save_and_show_montage(testX, testY, preds, path, seed, display):
         if not cv2.imwrite(str(temporary), montage):
             raise UserError(f"could not write {path}; check the free disk space")
     print(f"[INFO] montage saved to {path}")
-    if display and not (display_available() and show_montage(montage)):
-        print(f"[INFO] no display found, so no window was opened; open {path} to see the montage")
+    if not display:
+        return
+    reason = why_no_window()
+    if reason is None and not show_montage(montage):
+        reason = "this OpenCV has no window support (opencv-python-headless?)"
+    if reason:
+        print(f"[INFO] {reason}, so no window was opened; open {path} to see the montage")
 
 
 def main(argv=None):

@@ -74,4 +74,4 @@ def test_montage_window_waits_for_a_key(tmp_path, tiny_data, virtual_display):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr
-    assert "no display" not in stdout
+    assert "no window was opened" not in stdout
