@@ -427,12 +427,11 @@ def why_no_window():
         return "no display found"
     probe = "import cv2; cv2.namedWindow('probe'); cv2.destroyAllWindows()"
     try:
-        if subprocess.run([sys.executable, "-c", probe], capture_output=True,
-                          timeout=60).returncode == 0:
-            return None
+        opened = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                timeout=60).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
-        pass
-    return f"OpenCV could not open a window on display {name}"
+        opened = False
+    return None if opened else f"OpenCV could not open a window on display {name}"
 
 
 def show_montage(montage):
