@@ -131,8 +131,9 @@ def parse_args(argv=None):
     parser.add_argument("--mixed-precision", action="store_true",
                         help="train in bfloat16 on CPUs that support it, float16 on a GPU")
     parser.add_argument("--distribute", action="store_true",
-                        help="train on all local GPUs at once (MirroredStrategy), a batch of "
-                             "--batch-size on each")
+                        help="train on all local GPUs at once (MirroredStrategy), or with "
+                             "every worker TF_CONFIG names (MultiWorkerMirroredStrategy), a "
+                             "batch of --batch-size on each")
     beyond = parser.add_argument_group(
         "beyond the chapter", "off by default; the README's 'Beyond the chapter' shows them "
         "used together")
@@ -327,16 +328,27 @@ def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None, au
           max_shift=2, erase_rate=0.5):
     """Fit with the test set as validation after every epoch, as the chapter does.
     Returns the history (full epochs only) and the guard that says how training ended."""
-    from pyimagesearch.training import TrainingGuard, make_dataset
+    from pyimagesearch.training import (TrainingGuard, fit_across_workers, is_multi_worker,
+                                        make_dataset)
 
-    replicas = model.distribute_strategy.num_replicas_in_sync
-    train_data = make_dataset(trainX, trainY, batch_size * replicas, shuffle=True, seed=seed,
-                              augment=augment, max_shift=max_shift, erase_rate=erase_rate)
+    def batches(images, labels, size):  # reshuffled, and augmented anew, every epoch
+        return make_dataset(images, labels, size, shuffle=True, seed=seed, augment=augment,
+                            max_shift=max_shift, erase_rate=erase_rate)
+
+    def make_shard(index, count):  # a worker's share of the images, as many batches as any
+        return (batches(trainX[index::count], trainY[index::count], batch_size)
+                .take(math.ceil(len(trainX) // count / batch_size)))
+
+    strategy = model.distribute_strategy
     test_data = make_dataset(testX, testY, EVAL_BS)
     with TrainingGuard() as guard:
-        H = model.fit(train_data, validation_data=test_data, epochs=epochs,
-                      shuffle=False, callbacks=[guard])  # train_data reshuffles itself
-    history = {name: values[:guard.epochs_done] for name, values in H.history.items()}
+        if is_multi_worker(strategy):
+            history = fit_across_workers(model, make_shard, test_data, epochs, guard)
+        else:
+            train_data = batches(trainX, trainY, batch_size * strategy.num_replicas_in_sync)
+            history = model.fit(train_data, validation_data=test_data, epochs=epochs,
+                                shuffle=False, callbacks=[guard]).history
+    history = {name: values[:guard.epochs_done] for name, values in history.items()}
     return history, guard
 
 
@@ -453,10 +465,6 @@ def check_inputs(args):
     Returns where the model will be saved."""
     model_path = args.model or args.output / "fashion_mnist.keras"
     check_writable_folder(args.output, "output folder")
-    if args.distribute and os.environ.get("TF_CONFIG"):
-        raise UserError("--distribute trains on this machine's GPUs only: Keras 3's fit does not "
-                        "run under MultiWorkerMirroredStrategy (keras-team/keras#20585); "
-                        "unset TF_CONFIG")
     if args.load is None:
         check_writable_folder(model_path.parent, "model folder")
     elif not args.load.is_file():

@@ -1,10 +1,17 @@
-"""--distribute: MirroredStrategy, tried on two logical CPU devices of this machine."""
+"""--distribute: MirroredStrategy on two logical CPU devices of this machine, and
+MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1."""
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 
-from conftest import ROOT, run_script
+import numpy as np
+import pytest
+
+from conftest import ROOT, SCRIPT
 
 PROGRAM = """
 import json, sys
@@ -45,10 +52,68 @@ def test_mirrored_strategy_over_two_cpu_devices(tiny_data):
     assert len(report["loss"]) == 1 and report["predictions"] == 100
 
 
-def test_multi_worker_is_refused_with_a_reason(tmp_path, tiny_data):
-    config = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
-              "task": {"type": "worker", "index": 0}}
-    result = run_script("--distribute", "--dataset-dir", tiny_data, cwd=tmp_path,
-                        env={"TF_CONFIG": json.dumps(config)})
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "unset TF_CONFIG" in result.stderr.strip().splitlines()[-1]
+def free_ports(count):
+    """Ports on 127.0.0.1 that nothing listens on (as of now)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def start_workers(folder, data, epochs):
+    """Two fashion_mnist.py workers on 127.0.0.1, each writing into folder/worker<index>."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "FASHION_MNIST_DIR")}
+    processes = []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-u", str(SCRIPT), "--distribute", "--epochs", str(epochs),
+             "--seed", "1", "--dataset-dir", str(data), "--output", str(folder / f"worker{index}")],
+            cwd=folder, env={**env, "TF_CONFIG": json.dumps(config)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def saved_models(folder):
+    import keras  # only now: TensorFlow's threads would have slowed the workers down
+
+    return [keras.models.load_model(folder / f"worker{index}" / "fashion_mnist.keras")
+            for index in range(2)]
+
+
+def assert_same_weights(models):
+    for a, b in zip(*(model.weights for model in models)):
+        assert np.array_equal(a.numpy(), b.numpy()), a.path  # batch norm's statistics too
+
+
+def test_two_workers_train_one_model_together(tmp_path, tiny_data):
+    processes = start_workers(tmp_path, tiny_data, epochs=2)
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+        assert "[INFO] trained 2 epochs" in out and "val_accuracy" in out
+
+    models = saved_models(tmp_path)
+    # 256 images, 128 per worker: 4 steps of a batch of 32 on each per epoch
+    assert [int(model.optimizer.iterations) for model in models] == [8, 8]
+    assert_same_weights(models)
+
+
+def test_ctrl_c_on_one_worker_stops_both_at_the_same_step(tmp_path, tiny_data):
+    processes = start_workers(tmp_path, tiny_data, epochs=200)
+    seen = ""
+    while "Epoch 3/" not in seen:  # the first two epochs are done
+        seen += processes[1].stdout.read(1) or pytest.fail("worker 1 ended early")
+    processes[1].send_signal(signal.SIGINT)
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 130, err[-3000:]
+        assert "interrupted by Ctrl-C after" in err
+    models = saved_models(tmp_path)
+    updates = [int(model.optimizer.iterations) for model in models]
+    assert updates[0] == updates[1] and 8 <= updates[0] <= 16  # stopped in epoch 3 or 4
+    assert_same_weights(models)
