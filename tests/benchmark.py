@@ -8,7 +8,8 @@ interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
 
   a  reference   float32 NumPy arrays into fit, batch 32; predict(testX) at batch 32,
                  then 16 single-image predict calls for the montage (the chapter's code)
-  b  project     fashion_mnist.py's path: uint8 data, tf.data pipeline, evaluation at batch 256
+  b  project     fashion_mnist.py's path: uint8 data, tf.data pipeline, two malloc arenas,
+                 evaluation at batch 64
   c  mixed       b with --mixed-precision (bfloat16 only where the CPU supports it)
   d  bf16-forced b with Keras's mixed_bfloat16 policy whatever the CPU (shows what c avoids)
   e  xla         b compiled by XLA (jit_compile=True), which Keras leaves off on CPU-only machines
@@ -75,6 +76,10 @@ def make_model(config):
 
 def worker(config, steps, warmup):
     """Measure one configuration; print one JSON line."""
+    from pyimagesearch.memory import limit_malloc_arenas, release_freed_memory
+
+    if config != "a":
+        limit_malloc_arenas()  # as fashion_mnist.py does, before TensorFlow starts
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import fashion_mnist as fm
 
@@ -117,6 +122,7 @@ def worker(config, steps, warmup):
         data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True).take(n // fm.BS)
         model.fit(data, epochs=1, callbacks=[clock], shuffle=False, verbose=0)
         train_seconds = time.perf_counter() - clock.start
+        release_freed_memory()
         # warm up the predict function; XLA (e) compiles each batch shape, so give it them all
         fm.predict(model, testX if config == "e" else testX[:64])
         start = time.perf_counter()
