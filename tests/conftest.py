@@ -61,10 +61,14 @@ def tiny_data(tmp_path):
     return folder
 
 
+def user_env(extra=None):
+    """This process's environment without a display or a dataset folder, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "FASHION_MNIST_DIR")}
+    return {**env, **(extra or {})}
+
+
 def run_script(*args, cwd, env=None, timeout=600):
     """Run fashion_mnist.py as a user would, with no display and no dataset env var."""
-    full_env = {k: v for k, v in os.environ.items()
-                if k not in ("DISPLAY", "WAYLAND_DISPLAY", "FASHION_MNIST_DIR")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd,
+                          env=user_env(env), capture_output=True, text=True, timeout=timeout)

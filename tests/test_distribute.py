@@ -2,7 +2,6 @@
 MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1."""
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -11,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SCRIPT
+from conftest import ROOT, SCRIPT, user_env
 
 PROGRAM = """
 import json, sys
@@ -66,14 +65,13 @@ def free_ports(count):
 def start_workers(folder, data, epochs):
     """Two fashion_mnist.py workers on 127.0.0.1, each writing into folder/worker<index>."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "FASHION_MNIST_DIR")}
     processes = []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         processes.append(subprocess.Popen(
             [sys.executable, "-u", str(SCRIPT), "--distribute", "--epochs", str(epochs),
              "--seed", "1", "--dataset-dir", str(data), "--output", str(folder / f"worker{index}")],
-            cwd=folder, env={**env, "TF_CONFIG": json.dumps(config)},
+            cwd=folder, env=user_env({"TF_CONFIG": json.dumps(config)}),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return processes
 
