@@ -8,12 +8,14 @@ where the C library is not glibc (Windows, macOS, musl), and change no result.
 """
 
 import ctypes
+import functools
 import gc
 import sys
 
 M_ARENA_MAX = -8  # mallopt's parameter number for the arena limit, from glibc's <malloc.h>
 
 
+@functools.cache
 def glibc():
     """The C library when it is glibc, whose malloc these functions tune; else None."""
     if not sys.platform.startswith("linux"):
