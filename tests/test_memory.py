@@ -21,8 +21,8 @@ def run_python(code, *args):
 
 
 ARENAS = """
-    import ctypes, sys, threading
-    from pyimagesearch.memory import limit_malloc_arenas
+    import sys, threading
+    from pyimagesearch.memory import glibc, limit_malloc_arenas
 
     if sys.argv[1] == "limit":
         assert limit_malloc_arenas()
@@ -37,7 +37,7 @@ ARENAS = """
         thread.start()
     for thread in threads:
         thread.join()
-    ctypes.CDLL("libc.so.6").malloc_stats()  # one "Arena N:" section per heap, on stderr
+    glibc().malloc_stats()  # one "Arena N:" section per heap, on stderr
 """
 
 
