@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import math
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -229,10 +230,21 @@ def native_stderr_muted():
             os.close(saved)
 
 
+def prefer_onednn():
+    """Ask TensorFlow for its oneDNN kernels on every x86 CPU. It turns them on by itself only
+    on recent ones (with AVX-512 VNNI, for instance); on an AVX2-only CPU they trained this
+    network faster and with about 100 MB less memory than TensorFlow's own kernels, computing
+    the same thing (results differ by float rounding only). Must run before TensorFlow is
+    imported; a TF_ENABLE_ONEDNN_OPTS already in the environment wins."""
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
 def start_tensorflow(args):
     """Import TensorFlow quietly, then apply --seed, --mixed-precision and --distribute.
     Returns the distribution strategy to build the model under."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    prefer_onednn()
     with native_stderr_muted():
         import keras
         import tensorflow as tf

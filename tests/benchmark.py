@@ -9,7 +9,7 @@ interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
   a  reference   float32 NumPy arrays into fit, batch 32; predict(testX) at batch 32,
                  then 16 single-image predict calls for the montage (the chapter's code)
   b  project     fashion_mnist.py's path: uint8 data, tf.data pipeline, two malloc arenas,
-                 evaluation at batch 64
+                 oneDNN's kernels on any x86 CPU, evaluation at batch 64
   c  mixed       b with --mixed-precision (bfloat16 only where the CPU supports it)
   d  bf16-forced b with Keras's mixed_bfloat16 policy whatever the CPU (shows what c avoids)
   e  xla         b compiled by XLA (jit_compile=True), which Keras leaves off on CPU-only machines
@@ -78,10 +78,12 @@ def worker(config, steps, warmup):
     """Measure one configuration; print one JSON line."""
     from pyimagesearch.memory import limit_malloc_arenas, release_freed_memory
 
-    if config != "a":
-        limit_malloc_arenas()  # as fashion_mnist.py does, before TensorFlow starts
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import fashion_mnist as fm
+
+    if config != "a":  # as fashion_mnist.py does, before TensorFlow starts
+        limit_malloc_arenas()
+        fm.prefer_onednn()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     with fm.native_stderr_muted():
         import keras
@@ -150,6 +152,8 @@ def profile_step_split(config, steps=30):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import fashion_mnist as fm
 
+    if config != "a":
+        fm.prefer_onednn()
     with fm.native_stderr_muted():
         import tensorflow as tf
         from tensorflow.tsl.profiler.protobuf import xplane_pb2

@@ -1,6 +1,7 @@
 """fashion_mnist.py as a user meets it: a subprocess, its exit code, what it printed and wrote."""
 
 import os
+import platform
 import re
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REAL_DATA, SCRIPT, run_script, write_dataset
+from conftest import REAL_DATA, SCRIPT, run_script, user_env, write_dataset
 from pyimagesearch.datasets import LABEL_NAMES
 
 
@@ -247,6 +248,22 @@ def test_pick_images_is_random_without_a_seed():
     assert len(set(pick_images(16, 10_000))) == 16
     np.testing.assert_array_equal(pick_images(16, 10_000, 3), pick_images(16, 10_000, 3))
     assert not np.array_equal(pick_images(16, 10_000), pick_images(16, 10_000))
+
+
+@pytest.mark.parametrize("user_setting", [None, "0"])
+def test_onednn_kernels_are_asked_for_on_x86_unless_the_user_says_otherwise(user_setting):
+    start = ("import fashion_mnist as fm; fm.start_tensorflow(fm.parse_args([]))\n"
+             "from tensorflow.python.util import _pywrap_util_port as port\n"
+             "print(port.IsMklEnabled())")
+    env = user_env()
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    if user_setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = user_setting
+    result = subprocess.run([sys.executable, "-c", start], cwd=SCRIPT.parent, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    assert result.stdout.split()[-1] == str(user_setting is None and x86)
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason="needs apt-get install dataset-fashion-mnist "
