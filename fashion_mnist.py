@@ -231,8 +231,8 @@ def native_stderr_muted():
 
 
 def prefer_onednn():
-    """Ask TensorFlow for its oneDNN kernels on every x86 CPU. It turns them on by itself only
-    on recent ones (with AVX-512 VNNI, for instance); on an AVX2-only CPU they trained this
+    """Ask TensorFlow for its oneDNN kernels on every x86 CPU. On Linux it turns them on by
+    itself only on CPUs with VNNI, AVX512_BF16 or AMX; on an AVX2-only CPU they trained this
     network faster and with about 100 MB less memory than TensorFlow's own kernels, computing
     the same thing (results differ by float rounding only). Must run before TensorFlow is
     imported; a TF_ENABLE_ONEDNN_OPTS already in the environment wins."""
