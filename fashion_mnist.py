@@ -38,6 +38,7 @@ BS = 32
 # or 1000 and holds far fewer activations in memory
 EVAL_BS = 64
 WINDOW_TITLE = "Fashion MNIST"
+SWA_LR_FRACTION = 0.1  # with --swa and --schedule cosine: the rate while averaging, times --lr
 EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
 
 
@@ -58,6 +59,13 @@ def positive_int(text):
     value = as_int(text)
     if not value >= 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    value = as_int(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive whole number, not {text!r}")
     return value
 
 
@@ -156,6 +164,11 @@ def parse_args(argv=None):
     beyond.add_argument("--label-smoothing", type=probability, default=0.0, metavar="X",
                         help="train towards (1 - X) * one-hot + X/10 (Keras's label_smoothing): "
                              "with 0.1, 0.91 for the true class and 0.01 for the others")
+    beyond.add_argument("--swa", type=non_negative_int, default=0, metavar="N",
+                        help="average the weights of the last N epochs (stochastic weight "
+                             "averaging), then recompute batch norm's statistics; with "
+                             "--schedule cosine, the rate reaches lr/10 as averaging starts and "
+                             "stays there (0 turns it off)")
     beyond.add_argument("--tta", action="store_true",
                         help="test-time augmentation: predict each test image and its mirror "
                              "image, and average the two")
@@ -278,8 +291,9 @@ def load_data(dataset_dir, limit):
     return (trainX, trainY), (testX, testY)
 
 
-def learning_rate(schedule, lr, epochs, steps_per_epoch):
-    """The learning-rate schedule: the chapter's, or warm-up then cosine (``--schedule cosine``)."""
+def learning_rate(schedule, lr, epochs, steps_per_epoch, swa=0):
+    """The learning-rate schedule: the chapter's, or warm-up then cosine (``--schedule cosine``),
+    which with ``swa`` epochs of weight averaging ends at lr / 10 before them and stays there."""
     import keras
 
     from pyimagesearch.training import keras2_decay
@@ -289,11 +303,12 @@ def learning_rate(schedule, lr, epochs, steps_per_epoch):
     warmup = steps_per_epoch if epochs > 1 else 0
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=lr / 10 if warmup else lr, warmup_target=lr if warmup else None,
-        warmup_steps=warmup, decay_steps=max(epochs * steps_per_epoch - warmup, 1))
+        warmup_steps=warmup, decay_steps=max((epochs - swa) * steps_per_epoch - warmup, 1),
+        alpha=SWA_LR_FRACTION if swa else 0.0)
 
 
 def build_model(lr, epochs, strategy, schedule="chapter", steps_per_epoch=1, weight_decay=0.0,
-                label_smoothing=0.0):
+                label_smoothing=0.0, swa=0):
     """MiniVGGNet compiled with SGD with momentum 0.9: by default the chapter's, which decays
     the learning rate by lr / epochs per update."""
     import keras
@@ -303,7 +318,7 @@ def build_model(lr, epochs, strategy, schedule="chapter", steps_per_epoch=1, wei
 
     with strategy.scope():
         opt = keras.optimizers.SGD(
-            learning_rate=learning_rate(schedule, lr, epochs, steps_per_epoch), momentum=0.9,
+            learning_rate=learning_rate(schedule, lr, epochs, steps_per_epoch, swa), momentum=0.9,
             weight_decay=weight_decay or None)
         model = MiniVGGNet.build(width=28, height=28, depth=1, classes=len(LABEL_NAMES))
         fuse_batch_norm(model)  # same arithmetic in fewer ops: faster training on a CPU
@@ -338,11 +353,12 @@ def load_model(path):
 
 
 def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None, augment=False,
-          max_shift=2, erase_rate=0.5):
-    """Fit with the test set as validation after every epoch, as the chapter does.
+          max_shift=2, erase_rate=0.5, swa=0):
+    """Fit with the test set as validation after every epoch, as the chapter does; with
+    ``swa``, end with the mean of the weights of the last ``swa`` epochs (unless stopped early).
     Returns the history (full epochs only) and the guard that says how training ended."""
-    from pyimagesearch.training import (TrainingGuard, fit_across_workers, is_multi_worker,
-                                        make_dataset)
+    from pyimagesearch.training import (TrainingGuard, WeightAverage, fit_across_workers,
+                                        is_multi_worker, make_dataset, recompute_batch_norm)
 
     def batches(images, labels, size):  # reshuffled, and augmented anew, every epoch
         return make_dataset(images, labels, size, shuffle=True, seed=seed, augment=augment,
@@ -354,14 +370,21 @@ def train(model, trainX, trainY, testX, testY, epochs, batch_size, seed=None, au
 
     strategy = model.distribute_strategy
     test_data = make_dataset(testX, testY, EVAL_BS)
+    averager = WeightAverage(first_epoch=epochs - swa)
     with TrainingGuard() as guard:
         if is_multi_worker(strategy):
             history = fit_across_workers(model, make_shard, test_data, epochs, guard)
         else:
             train_data = batches(trainX, trainY, batch_size * strategy.num_replicas_in_sync)
+            callbacks = [guard, averager] if swa else [guard]
             history = model.fit(train_data, validation_data=test_data, epochs=epochs,
-                                shuffle=False, callbacks=[guard]).history
+                                shuffle=False, callbacks=callbacks).history
     history = {name: values[:guard.epochs_done] for name, values in history.items()}
+    if swa and not guard.stopped:
+        averager.apply()
+        recompute_batch_norm(model, batches(trainX, trainY, batch_size))
+        print(f"[INFO] the model holds the mean of the weights after each of the last {swa} "
+              f"epochs, with batch norm's statistics recomputed for it")
     return history, guard
 
 
@@ -405,6 +428,8 @@ def recipe(args):
             parts.append(f"weight decay {args.weight_decay:g}")
         if args.label_smoothing:
             parts.append(f"label smoothing {args.label_smoothing:g}")
+        if args.swa:
+            parts.append(f"weights averaged over the last {args.swa} epochs")
         if (args.epochs, args.batch_size, args.lr) != (NUM_EPOCHS, BS, INIT_LR):
             parts.append(f"epochs {args.epochs}, batch {args.batch_size}, lr {args.lr:g}")
     if args.tta:
@@ -480,6 +505,11 @@ def check_inputs(args):
     check_writable_folder(args.output, "output folder")
     if args.load is None:
         check_writable_folder(model_path.parent, "model folder")
+        if args.swa >= args.epochs:
+            raise UserError(f"--swa {args.swa} would average every epoch of the {args.epochs}; "
+                            f"use a number smaller than --epochs")
+        if args.swa and args.distribute:
+            raise UserError("--swa works on one device only; leave out --distribute to use it")
     elif not args.load.is_file():
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
     return model_path
@@ -491,12 +521,12 @@ def train_and_save(args, strategy, model_path, trainX, trainY, testX, testY):
     print("[INFO] compiling model...")
     steps_per_epoch = math.ceil(len(trainX) / (args.batch_size * strategy.num_replicas_in_sync))
     model = build_model(args.lr, args.epochs, strategy, args.schedule, steps_per_epoch,
-                        args.weight_decay, args.label_smoothing)
+                        args.weight_decay, args.label_smoothing, args.swa)
     print(f"[INFO] training model on {len(trainX):,} images for {args.epochs} epochs...")
     started = time.perf_counter()
     history, guard = train(model, trainX, trainY, testX, testY,
                            args.epochs, args.batch_size, args.seed, args.augment,
-                           args.max_shift, args.erase_rate)
+                           args.max_shift, args.erase_rate, args.swa)
     seconds = time.perf_counter() - started
     if guard.diverged:
         return model, history, guard

@@ -70,7 +70,8 @@ def test_help_shows_every_default():
     for flag, default in [("--schedule", "chapter"), ("--weight-decay", "0.0")]:
         assert flag in text and f"(default: {default})" in text
     for flag in ["--dataset-dir", "--no-display", "--model", "--load", "--mixed-precision",
-                 "--distribute", "--augment", "--max-shift", "--label-smoothing", "--tta"]:
+                 "--distribute", "--augment", "--max-shift", "--label-smoothing", "--swa",
+                 "--tta"]:
         assert flag in text
 
 
@@ -80,7 +81,7 @@ def test_help_shows_every_default():
     ("--lr", "nan"), ("--lr", "inf"), ("--model", "model.h5"), ("--weight-decay", "-1"),
     ("--weight-decay", "nan"), ("--schedule", "linear"), ("--erase-rate", "2"),
     ("--erase-rate", "nan"), ("--max-shift", "-1"), ("--max-shift", "15"),
-    ("--max-shift", "1.5"), ("--label-smoothing", "1.5"),
+    ("--max-shift", "1.5"), ("--label-smoothing", "1.5"), ("--swa", "-1"), ("--swa", "x"),
 ])
 def test_bad_flag_values_are_refused(tmp_path, tiny_data, flag, value):
     result = run_script("--dataset-dir", tiny_data, flag, value, cwd=tmp_path)
