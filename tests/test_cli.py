@@ -199,13 +199,13 @@ def test_same_seed_same_run(tmp_path, tiny_data):
     assert all(np.array_equal(x, y) for x, y in zip(weights_a, weights_b))
 
 
-def start_training(tmp_path, epochs=20):
+def start_training(tmp_path, epochs=20, flags=()):
     """Start a real training run in the background and wait until its second epoch begins."""
     data = tmp_path / "data"
     write_dataset(data, n_train=3000)
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     process = subprocess.Popen([sys.executable, "-u", str(SCRIPT), "--dataset-dir", str(data),
-                                "--epochs", str(epochs), "--output", str(tmp_path / "out")],
+                                "--epochs", str(epochs), "--output", str(tmp_path / "out"), *flags],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     seen = ""
@@ -216,8 +216,9 @@ def start_training(tmp_path, epochs=20):
     return process
 
 
-def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path):
-    process = start_training(tmp_path)
+@pytest.mark.parametrize("flags", [(), ("--swa", "19", "--schedule", "cosine")])
+def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path, flags):
+    process = start_training(tmp_path, flags=flags)  # with --swa 19, averaging has begun
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr
@@ -225,6 +226,7 @@ def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path):
     assert "interrupted by Ctrl-C after 1 of 20 epochs" in stderr
     assert "Epoch 3/20" not in stdout
     assert "weighted avg" in stdout
+    assert "mean of the weights" not in stdout  # a run cut short keeps its last weights
     for name in ["plot.png", "montage.png", "fashion_mnist.keras"]:
         assert (tmp_path / "out" / name).is_file(), name
 
