@@ -218,7 +218,8 @@ def start_training(tmp_path, epochs=20, flags=()):
 
 @pytest.mark.parametrize("flags", [(), ("--swa", "19", "--schedule", "cosine")])
 def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path, flags):
-    process = start_training(tmp_path, flags=flags)  # with --swa 19, averaging has begun
+    # with --swa 19, Ctrl-C comes in the first averaged epoch
+    process = start_training(tmp_path, flags=flags)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr
