@@ -15,9 +15,10 @@ interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
   e  xla         b compiled by XLA (jit_compile=True), which Keras leaves off on CPU-only machines
 
 Per configuration: training images/s after warm-up, evaluation images/s over the
-10,000 test images, and peak resident memory. Then the split of a training step's
-time by kind of operation, from the TensorFlow profiler. The last line gives each
-configuration's ratios to a. Uses the real data when installed, else random data of the same shape.
+10,000 test images, and peak resident memory. Then, for a, b and c, the split of a
+training step's time by kind of operation, from the TensorFlow profiler. The last line
+gives each configuration's ratios to a. Uses the real data when installed, else random
+data of the same shape.
 Not collected by pytest (its name does not start with test_).
 """
 
@@ -155,11 +156,14 @@ def profile_step_split(config, steps=30):
     if config != "a":
         fm.prefer_onednn()
     with fm.native_stderr_muted():
+        import keras
         import tensorflow as tf
         from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
         from pyimagesearch import training
     ((trainX, trainY), _), _ = load_data()
+    if config == "c":
+        keras.mixed_precision.set_global_policy(training.choose_precision(True)[0])
     model = make_model(config)
     data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True)
     model.fit(data.take(10), epochs=1, shuffle=False, verbose=0)  # trace and warm up first
@@ -204,7 +208,7 @@ def main():
     parser.add_argument("--configs", default="abcd",
                         help="which configurations to run (e, XLA, only when named)")
     parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
-    parser.add_argument("--profile", choices=["a", "b"], help=argparse.SUPPRESS)
+    parser.add_argument("--profile", choices=["a", "b", "c"], help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
     args = parser.parse_args()
     steps = args.steps or (100 if args.quick else 400)
@@ -245,7 +249,7 @@ def main():
               f"{r['eval_ips']:>12.0f}{r['peak_mb']:>9.0f}")
     if not args.quick:
         print("share of a training step's op time (TensorFlow profiler):")
-        for config in "ab":
+        for config in [c for c in "abc" if c in args.configs]:
             split = child("--profile", config)
             print(f"  {config} {CONFIGS[config]:<12}" +
                   ", ".join(f"{kind} {share:.0%}" for kind, share in split.items()))
