@@ -132,7 +132,7 @@ def fuse_batch_norm(model):
         return model
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization) and not layer.renorm:
-            layer.call = _closed_form_call(layer, layer.call)
+            layer.call = _training_call(layer, layer.call)
     return model
 
 
@@ -146,7 +146,7 @@ def _fused_kernel(x, gamma, beta, epsilon):
     return y, mean, variance * ((n - 1.0) / n)
 
 
-def _closed_form_call(layer, keras_call):
+def _training_call(layer, keras_call):
     axes = [0, 1, 2]  # every axis but the channels (last)
 
     @tf.custom_gradient
