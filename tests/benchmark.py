@@ -54,7 +54,7 @@ def load_data():
 
 
 def make_model(config):
-    """The compiled MiniVGGNet of a configuration (after its dtype policy is set)."""
+    """Set the dtype policy of a configuration, then build its compiled MiniVGGNet."""
     import fashion_mnist as fm
     import keras
     import tensorflow as tf
@@ -62,6 +62,10 @@ def make_model(config):
     from pyimagesearch import training
     from pyimagesearch.minivggnet import MiniVGGNet
 
+    if config == "c":
+        keras.mixed_precision.set_global_policy(training.choose_precision(True)[0])
+    elif config == "d":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     if config != "a":
         model = fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
         if config == "e":
@@ -94,10 +98,6 @@ def worker(config, steps, warmup):
     ((trainX, trainY), (testX, testY)), source = load_data()
     n = (steps + warmup) * fm.BS
 
-    if config == "c":
-        keras.mixed_precision.set_global_policy(training.choose_precision(True)[0])
-    elif config == "d":
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = make_model(config)
 
     class Clock(keras.callbacks.Callback):
@@ -156,14 +156,11 @@ def profile_step_split(config, steps=30):
     if config != "a":
         fm.prefer_onednn()
     with fm.native_stderr_muted():
-        import keras
         import tensorflow as tf
         from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
         from pyimagesearch import training
     ((trainX, trainY), _), _ = load_data()
-    if config == "c":
-        keras.mixed_precision.set_global_policy(training.choose_precision(True)[0])
     model = make_model(config)
     data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True)
     model.fit(data.take(10), epochs=1, shuffle=False, verbose=0)  # trace and warm up first
