@@ -121,8 +121,9 @@ def fuse_batch_norm(model):
     to float32 rounding (tests/test_training.py). TensorFlow's own fused kernel is not
     used in float32: on the CPU its gradients were several times further from float64
     than Keras's. In bfloat16 (``--mixed-precision`` on the CPU) it is used: there its
-    error is below bfloat16's own rounding, and it takes bfloat16 in and out directly,
-    which spares the casts and the float32 arithmetic over every activation.
+    gradients are about as far from float32's as Keras's own bfloat16 gradients, and it
+    takes bfloat16 in and out directly, which spares the casts and the float32
+    arithmetic over every activation.
 
     The layers keep their class, weights and config, so a saved model is a plain Keras
     model; inference, masks, and inputs that are not 4-D channels-last keep Keras's
