@@ -321,7 +321,7 @@ def build_model(lr, epochs, strategy, schedule="chapter", steps_per_epoch=1, wei
             learning_rate=learning_rate(schedule, lr, epochs, steps_per_epoch, swa), momentum=0.9,
             weight_decay=weight_decay or None)
         model = MiniVGGNet.build(width=28, height=28, depth=1, classes=len(LABEL_NAMES))
-        fuse_batch_norm(model)  # same arithmetic in fewer ops: faster training on a CPU
+        fuse_batch_norm(model)  # one fused op per batch norm: faster training on a CPU
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
         model.compile(loss=loss, optimizer=opt, metrics=["accuracy"])
     return model

@@ -111,19 +111,20 @@ def augment_batch(images, key, channels_first=False, max_shift=2, erase_size=10,
 
 
 def fuse_batch_norm(model):
-    """Make the BatchNormalization layers of ``model`` train with fewer TensorFlow ops.
+    """Make the BatchNormalization layers of ``model`` train with TensorFlow's fused kernel.
 
     In training, Keras 3 computes batch norm from ``tf.nn.moments`` and
     ``tf.nn.batch_normalization`` and lets autodiff derive the backward pass: about
     twenty ops over the whole activation tensor, which on a CPU take about as long as
-    the convolutions. Here the forward pass is the same formula and the backward
-    pass is the textbook closed form, a handful of ops; gradients agree with Keras's
-    to float32 rounding (tests/test_training.py). TensorFlow's own fused kernel is not
-    used in float32: on the CPU its gradients were several times further from float64
-    than Keras's. In bfloat16 (``--mixed-precision`` on the CPU) it is used: there its
-    gradients are about as far from float32's as Keras's own bfloat16 gradients, and it
-    takes bfloat16 in and out directly, which spares the casts and the float32
-    arithmetic over every activation.
+    the convolutions. The fused kernel (``FusedBatchNormV3``, oneDNN's or Eigen's on a
+    CPU) computes the same formula forward and backward in one op each, and takes
+    bfloat16 or float16 in and out directly, its statistics in float32.
+
+    It rounds differently: in float32 its gradients over MiniVGGNet are on average 1.5
+    to 2 times as far from a float64 computation as Keras's own (both under 1%, and
+    Keras's own distance varies more than that from batch to batch); in bfloat16 they
+    are about as far from float32's as Keras's own bfloat16 gradients
+    (tests/test_training.py).
 
     The layers keep their class, weights and config, so a saved model is a plain Keras
     model; inference, masks, and inputs that are not 4-D channels-last keep Keras's
@@ -137,45 +138,18 @@ def fuse_batch_norm(model):
     return model
 
 
-def _fused_kernel(x, gamma, beta, epsilon):
-    """TensorFlow's fused batch norm in training mode: bfloat16 ``x`` and output,
-    float32 statistics, its own gradient. It returns the unbiased variance (n - 1 in
-    the denominator); Keras's moving variance averages the biased one, so convert."""
-    y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=epsilon,
-                                                         is_training=True)
-    n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
-    return y, mean, variance * ((n - 1.0) / n)
-
-
 def _training_call(layer, keras_call):
-    axes = [0, 1, 2]  # every axis but the channels (last)
-
-    @tf.custom_gradient
-    def normalize(x, gamma, beta):
-        mean = tf.reduce_mean(x, axes)
-        centered = x - mean
-        variance = tf.reduce_mean(tf.square(centered), axes)  # biased, as Keras's
-        inv_std = tf.math.rsqrt(variance + layer.epsilon)
-        x_hat = centered * inv_std
-
-        def grad(dy, *unused):  # mean and variance only feed the moving averages
-            n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), x.dtype)
-            dbeta = tf.reduce_sum(dy, axes)
-            dgamma = tf.reduce_sum(dy * x_hat, axes)
-            dx = (gamma * inv_std / n) * (n * dy - dbeta - x_hat * dgamma)
-            return dx, dgamma, dbeta
-
-        return (x_hat * gamma + beta, mean, variance), grad
-
     def call(inputs, training=None, mask=None):
         if (not (training and layer.trainable) or mask is not None or len(inputs.shape) != 4
                 or layer.axis not in (-1, 3) or not (layer.center and layer.scale)):
             return keras_call(inputs, training=training, mask=mask)
         gamma, beta = tf.cast(layer.gamma, tf.float32), tf.cast(layer.beta, tf.float32)
-        if inputs.dtype == tf.bfloat16:
-            y, mean, variance = _fused_kernel(inputs, gamma, beta, layer.epsilon)
-        else:  # in float32, as Keras does
-            y, mean, variance = normalize(tf.cast(inputs, tf.float32), gamma, beta)
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, gamma, beta, epsilon=layer.epsilon, is_training=True)
+        # the kernel returns the unbiased variance (n - 1 in the denominator); Keras's
+        # moving variance averages the biased one
+        n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), tf.float32)
+        variance *= (n - 1.0) / n
         momentum = layer.momentum
         layer.moving_mean.assign(layer.moving_mean * momentum + mean * (1.0 - momentum))
         layer.moving_variance.assign(layer.moving_variance * momentum + variance * (1.0 - momentum))

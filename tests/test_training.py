@@ -53,6 +53,8 @@ def test_pipeline_reshuffles_every_epoch():
 
 
 def model_gradients(fused, x, y, weights):
+    """Gradients, moving statistics after one step, and inference output of MiniVGGNet
+    without dropout, in the global dtype policy, with or without the fused batch norm."""
     import tensorflow as tf
 
     from pyimagesearch.training import fuse_batch_norm
@@ -64,32 +66,53 @@ def model_gradients(fused, x, y, weights):
             layer.rate = 0.0
     if fused:
         fuse_batch_norm(model)
+    x = tf.cast(x, model.compute_dtype)
     with tf.GradientTape() as tape:
         loss = keras.losses.categorical_crossentropy(y, model(x, training=True))
     grads = tape.gradient(loss, [v.value for v in model.trainable_variables])
-    stats = [v.numpy() for layer in model.layers
+    stats = [np.asarray(v.numpy(), np.float64) for layer in model.layers
              if isinstance(layer, keras.layers.BatchNormalization)
              for v in (layer.moving_mean, layer.moving_variance)]
-    return [g.numpy() for g in grads], stats, model(x, training=False).numpy()
+    return ([np.asarray(g.numpy(), np.float64) for g in grads], stats,
+            model(x, training=False).numpy())
 
 
-def test_fused_batch_norm_computes_what_keras_does():
+def distance(grads, reference):
+    """Relative distance of one model's gradients from another's, averaged over layers."""
+    return np.mean([np.linalg.norm(g - r) / np.linalg.norm(r) for g, r in zip(grads, reference)])
+
+
+@pytest.fixture
+def restore_policy():  # whatever policy a test sets, the next starts in float32
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_fused_batch_norm_computes_what_keras_does(restore_policy):
     import tensorflow as tf
 
-    (trainX, trainY), _ = fake_fashion_mnist(n_train=32, n_test=10)
-    x = tf.constant(trainX[..., None] / 255.0, tf.float32)
-    y = tf.one_hot(trainY, 10)
-    keras.utils.set_random_seed(0)
-    weights = MiniVGGNet.build(28, 28, 1, 10).get_weights()
-    plain_grads, plain_stats, plain_out = model_gradients(False, x, y, weights)
-    fused_grads, fused_stats, fused_out = model_gradients(True, x, y, weights)
-    # Keras's own float32 gradients are 1e-3 to 7e-3 (relative) from a float64 computation;
-    # TensorFlow's fused kernel differed from them by 1e-2 to 4e-2, which this bound refuses
-    for plain, fused in zip(plain_grads, fused_grads):
-        assert np.abs(fused - plain).max() <= 1e-3 * np.abs(plain).max()
-    for plain, fused in zip(plain_stats, fused_stats):
-        np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(fused_out, plain_out, rtol=1e-5, atol=1e-6)
+    keras_errors, fused_errors = [], []
+    for seed in range(4):
+        (trainX, trainY), _ = fake_fashion_mnist(n_train=32, n_test=10, seed=seed)
+        x = tf.constant(trainX[..., None] / 255.0, tf.float32)
+        y = tf.one_hot(trainY, 10)
+        keras.utils.set_random_seed(seed)
+        weights = MiniVGGNet.build(28, 28, 1, 10).get_weights()
+        keras.mixed_precision.set_global_policy("float64")
+        exact_grads, _, _ = model_gradients(False, x, y, [w.astype(np.float64) for w in weights])
+        keras.mixed_precision.set_global_policy("float32")
+        plain_grads, plain_stats, plain_out = model_gradients(False, x, y, weights)
+        fused_grads, fused_stats, fused_out = model_gradients(True, x, y, weights)
+        for plain, fused in zip(plain_stats, fused_stats):
+            np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fused_out, plain_out, rtol=1e-5, atol=1e-6)
+        keras_errors.append(distance(plain_grads, exact_grads))
+        fused_errors.append(distance(fused_grads, exact_grads))
+    # float32 rounding, amplified by the network: Keras's own gradients are 0.06% to 0.8%
+    # from float64's depending on the batch, the fused kernel's 0.4% to 0.9% (measured);
+    # a wrong gradient would be tens of percent away
+    assert np.mean(fused_errors) <= 3 * np.mean(keras_errors)
+    assert max(fused_errors) < 0.02
 
 
 @pytest.fixture
@@ -125,11 +148,13 @@ def test_bfloat16_batch_norm_errs_no_more_than_keras_own(bfloat16_policy):
         assert np.abs(fused - exact).max() <= 1.5 * keras_error + 1e-6
 
 
-def test_bfloat16_batch_norm_averages_the_biased_variance(bfloat16_policy):
+@pytest.mark.parametrize("policy, rtol", [("float32", 1e-5), ("mixed_bfloat16", 2e-2)])
+def test_fused_batch_norm_averages_the_biased_variance(restore_policy, policy, rtol):
     import tensorflow as tf
 
     from pyimagesearch.training import fuse_batch_norm
 
+    keras.mixed_precision.set_global_policy(policy)
     # n = 2 * 2 * 2 = 8 values per channel: unbiased and biased differ by 8/7; with
     # momentum 0 the moving variance is the batch's
     x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, (2, 2, 2, 3)), tf.float32)
@@ -143,7 +168,7 @@ def test_bfloat16_batch_norm_averages_the_biased_variance(bfloat16_policy):
         assert any("FusedBatchNorm" in op.type for op in graph.get_operations()) == fused
         model(x, training=True)
         variances.append(model.layers[0].moving_variance.numpy())
-    np.testing.assert_allclose(variances[1], variances[0], rtol=2e-2)
+    np.testing.assert_allclose(variances[1], variances[0], rtol=rtol)
 
 
 def test_fused_batch_norm_keeps_the_layer_and_changes_the_graph():
