@@ -432,6 +432,11 @@ def recipe(args):
             parts.append(f"weights averaged over the last {args.swa} epochs")
         if (args.epochs, args.batch_size, args.lr) != (NUM_EPOCHS, BS, INIT_LR):
             parts.append(f"epochs {args.epochs}, batch {args.batch_size}, lr {args.lr:g}")
+        import keras
+
+        compute = keras.mixed_precision.global_policy().compute_dtype
+        if compute != "float32":  # --mixed-precision, on hardware that has it
+            parts.append(f"{compute} arithmetic")
     if args.tta:
         parts.append("flip test-time augmentation")
     return ", ".join(parts)

@@ -182,6 +182,21 @@ def test_divergence_stops_and_keeps_the_good_model(tmp_path, tiny_data):
     assert sorted(p.name for p in out.iterdir()) == ["fashion_mnist.keras"]
 
 
+def test_mixed_precision_says_what_it_trained_in(tmp_path, tiny_data):
+    from pyimagesearch.training import cpu_supports_bfloat16
+
+    result = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--mixed-precision",
+                        "--output", tmp_path / "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    changes = result.stdout.split("changed from the chapter's recipe: ")[1].splitlines()[0]
+    if cpu_supports_bfloat16():
+        assert "mixed precision: bfloat16 on the CPU" in result.stdout
+        assert changes == "epochs 1, batch 32, lr 0.01, bfloat16 arithmetic"
+    else:
+        assert "--mixed-precision ignored: this CPU has no bfloat16 instructions" in result.stdout
+        assert changes == "epochs 1, batch 32, lr 0.01"
+
+
 def test_same_seed_same_run(tmp_path, tiny_data):
     import keras
 

@@ -185,3 +185,17 @@ def test_fused_batch_norm_keeps_the_layer_and_changes_the_graph():
         # Keras's autodiff path uses tf.nn.moments, whose variance is a SquaredDifference
         assert ("SquaredDifference" in {op.type for op in graph.get_operations()}) != fused
         assert type(model.layers[0]) is keras.layers.BatchNormalization
+
+
+def test_mixed_precision_is_bfloat16_only_on_a_cpu_that_has_it(monkeypatch):
+    import tensorflow as tf
+
+    from pyimagesearch import training
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])  # no GPU
+    for has_bfloat16, policy in ((True, "mixed_bfloat16"), (False, "float32")):
+        monkeypatch.setattr(training, "cpu_supports_bfloat16", lambda: has_bfloat16)
+        chosen, note = training.choose_precision(True)
+        assert chosen == policy and note.startswith("mixed precision" if has_bfloat16 else
+                                                    "--mixed-precision ignored")
+    assert training.choose_precision(False) == ("float32", None)
