@@ -416,6 +416,8 @@ def predict(model, images, tta=False):
 
 def recipe(args):
     """What this run adds to the chapter's recipe, in a few words ("" for the chapter's own)."""
+    import keras
+
     parts = []
     if args.load is None:
         if args.augment:
@@ -432,8 +434,6 @@ def recipe(args):
             parts.append(f"weights averaged over the last {args.swa} epochs")
         if (args.epochs, args.batch_size, args.lr) != (NUM_EPOCHS, BS, INIT_LR):
             parts.append(f"epochs {args.epochs}, batch {args.batch_size}, lr {args.lr:g}")
-        import keras
-
         compute = keras.mixed_precision.global_policy().compute_dtype
         if compute != "float32":  # --mixed-precision, on hardware that has it
             parts.append(f"{compute} arithmetic")

@@ -115,14 +115,7 @@ def test_fused_batch_norm_computes_what_keras_does(restore_policy):
     assert max(fused_errors) < 0.02
 
 
-@pytest.fixture
-def bfloat16_policy():
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    yield
-    keras.mixed_precision.set_global_policy("float32")
-
-
-def test_bfloat16_batch_norm_errs_no_more_than_keras_own(bfloat16_policy):
+def test_bfloat16_batch_norm_errs_no_more_than_keras_own(restore_policy):
     import tensorflow as tf
 
     (trainX, trainY), _ = fake_fashion_mnist(n_train=32, n_test=10)
