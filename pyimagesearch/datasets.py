@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyimagesearch.errors import UserError
+
 LABEL_NAMES = ["top", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 
@@ -36,7 +38,7 @@ INSTALL_HINT = (
 _IDX_KINDS = {0x0803: ("images", 3), 0x0801: ("labels", 1)}
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """The data could not be found or is not valid Fashion-MNIST; the message says what to do."""
 
 

@@ -27,3 +27,9 @@ def prediction_montage(images, predictions, truths, label_names, grid=(4, 4)):
     tiles = [annotate(np.asarray(image), label_names[pred], pred == truth)
              for image, pred, truth in zip(images, predictions, truths)]
     return build_montages(tiles, TILE, grid)[0]
+
+
+def pick_images(count, total, seed=None):
+    """Indices of ``count`` different random images of ``total``: the same ones for the
+    same seed."""
+    return np.random.default_rng(seed).choice(total, size=count, replace=False)

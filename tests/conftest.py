@@ -72,3 +72,12 @@ def run_script(*args, cwd, env=None, timeout=600):
     """Run fashion_mnist.py as a user would, with no display and no dataset env var."""
     return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd,
                           env=user_env(env), capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_failure(result, *phrases):
+    """Failed with a one-sentence message on stderr, and no traceback."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    message = result.stderr.strip().splitlines()[-1]
+    for phrase in phrases:
+        assert phrase in message, message

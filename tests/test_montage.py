@@ -32,3 +32,11 @@ def test_sixteen_tiles_make_a_4x4_montage():
         assert label_pixels(tile, colour) > 50 and label_pixels(tile, other) == 0, index
     # the image itself fills the tile beneath the label
     assert np.all(tiles[0][60:] == 128)
+
+
+def test_pick_images_is_random_without_a_seed():
+    from fashion_mnist import pick_images
+
+    assert len(set(pick_images(16, 10_000))) == 16
+    np.testing.assert_array_equal(pick_images(16, 10_000, 3), pick_images(16, 10_000, 3))
+    assert not np.array_equal(pick_images(16, 10_000), pick_images(16, 10_000))

@@ -3,12 +3,11 @@ recomputed for it, and the learning rate held at lr / 10 while averaging."""
 
 import keras
 import numpy as np
-import pytest
-import tensorflow as tf
 
-from conftest import fake_fashion_mnist, run_script
-from pyimagesearch.training import (WeightAverage, fuse_batch_norm, make_dataset,
-                                    recompute_batch_norm)
+from conftest import fake_fashion_mnist
+from pyimagesearch.batchnorm import fuse_batch_norm
+from pyimagesearch.pipeline import make_dataset
+from pyimagesearch.swa import WeightAverage, recompute_batch_norm
 
 
 def small_model():
@@ -66,42 +65,3 @@ def test_recompute_batch_norm_sets_the_statistics_of_the_present_weights():
     assert layer.momentum == 0.99  # restored
     for before, after in zip(dense_before, model.layers[-1].weights):
         np.testing.assert_array_equal(before, after.numpy())
-
-
-def test_swa_holds_the_rate_at_a_tenth_while_averaging():
-    import fashion_mnist
-
-    strategy = tf.distribute.get_strategy()
-    model = fashion_mnist.build_model(0.05, 10, strategy, "cosine", steps_per_epoch=100, swa=3)
-    lr = model.optimizer._learning_rate
-    assert float(lr(100)) == pytest.approx(0.05)  # after the warm-up epoch
-    assert float(lr(400)) == pytest.approx(0.0275, rel=1e-3)  # half way down, to 0.005
-    for step in (700, 850, 1000):  # the last 3 epochs
-        assert float(lr(step)) == pytest.approx(0.005)
-
-
-def test_swa_run_says_so_and_reports_the_averaged_model(tmp_path, tiny_data):
-    out = tmp_path / "out"
-    result = run_script("--dataset-dir", tiny_data, "--epochs", "3", "--swa", "2",
-                        "--schedule", "cosine", "--seed", "1", "--output", out, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "mean of the weights after each of the last 2 epochs" in result.stdout
-    assert "weights averaged over the last 2 epochs" in result.stdout
-    reported = result.stdout.split("[INFO] test accuracy: ")[1].split()[0]
-
-    # the saved model is the averaged one: loaded again, it gives the report's accuracy
-    again = run_script("--dataset-dir", tiny_data, "--load", out / "fashion_mnist.keras",
-                       "--output", tmp_path / "again", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
-    assert f"[INFO] test accuracy: {reported}" in again.stdout
-
-
-@pytest.mark.parametrize("flags, phrase", [
-    (["--epochs", "3", "--swa", "3"], "--swa 3 would average every epoch of the 3"),
-    (["--epochs", "3", "--swa", "1", "--distribute"], "leave out --distribute"),
-])
-def test_swa_that_cannot_work_is_refused_before_training(tmp_path, tiny_data, flags, phrase):
-    result = run_script("--dataset-dir", tiny_data, *flags, cwd=tmp_path)
-    assert result.returncode == 1
-    assert phrase in result.stderr and "Traceback" not in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]

@@ -1,7 +1,7 @@
 """Benchmark: the chapter's recipe done plainly versus this project's training path.
 
-    python tests/benchmark.py            # about 11 minutes on 2 cores
-    python tests/benchmark.py --quick    # under 3 minutes
+    python benchmarks/benchmark.py            # about 11 minutes on 2 cores
+    python benchmarks/benchmark.py --quick    # under 3 minutes
 
 Configurations, each in its own subprocess (so each peak memory is its own),
 interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
@@ -18,8 +18,7 @@ Per configuration: training images/s after warm-up, evaluation images/s over the
 10,000 test images, and peak resident memory. Then, for a, b and c, the split of a
 training step's time by kind of operation, from the TensorFlow profiler. The last line
 gives each configuration's ratios to a. Uses the real data when installed, else random
-data of the same shape.
-Not collected by pytest (its name does not start with test_).
+data of the same shape. docs/performance.md records its runs.
 """
 
 import argparse
@@ -36,6 +35,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CONFIGS = {"a": "reference", "b": "project", "c": "mixed", "d": "bf16-forced", "e": "xla"}
+NUM_EPOCHS, INIT_LR, BS = 25, 1e-2, 32  # the chapter's, for the reference (a)
+
+
+def start_keras(config):
+    """Import Keras as the configuration's program would: the reference (a) plainly, the
+    others through fashion_mnist.py, whose import sets the process up as a run does."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pyimagesearch.runtime import native_stderr_muted
+
+    if config != "a":
+        import fashion_mnist  # noqa: F401
+    with native_stderr_muted():
+        import keras  # noqa: F401
 
 
 def load_data():
@@ -55,25 +67,29 @@ def load_data():
 
 def make_model(config):
     """Set the dtype policy of a configuration, then build its compiled MiniVGGNet."""
-    import fashion_mnist as fm
     import keras
     import tensorflow as tf
 
-    from pyimagesearch import training
+    from pyimagesearch.cli import parse_args
     from pyimagesearch.minivggnet import MiniVGGNet
+    from pyimagesearch.precision import choose_precision
+    from pyimagesearch.schedules import keras2_decay
 
     if config == "c":
-        keras.mixed_precision.set_global_policy(training.choose_precision(True)[0])
+        keras.mixed_precision.set_global_policy(choose_precision(True)[0])
     elif config == "d":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     if config != "a":
-        model = fm.build_model(fm.INIT_LR, fm.NUM_EPOCHS, tf.distribute.get_strategy())
+        import fashion_mnist as fm
+
+        model = fm.build_model(parse_args([]), tf.distribute.get_strategy(),
+                               steps_per_epoch=60000 // BS)
         if config == "e":
             model.jit_compile = True  # Keras's "auto" leaves XLA off on a CPU
         return model
     # the chapter's model and optimizer in plain Keras: nothing of this project's path
     model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10)
-    decay = training.keras2_decay(fm.INIT_LR, fm.INIT_LR / fm.NUM_EPOCHS)
+    decay = keras2_decay(INIT_LR, INIT_LR / NUM_EPOCHS)
     model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
                   optimizer=keras.optimizers.SGD(learning_rate=decay, momentum=0.9))
     return model
@@ -81,22 +97,15 @@ def make_model(config):
 
 def worker(config, steps, warmup):
     """Measure one configuration; print one JSON line."""
-    from pyimagesearch.memory import limit_malloc_arenas, release_freed_memory
+    start_keras(config)
+    import keras
+    import numpy as np
 
-    import fashion_mnist as fm
+    from pyimagesearch.memory import release_freed_memory
+    from pyimagesearch.pipeline import make_dataset
 
-    if config != "a":  # as fashion_mnist.py does, before TensorFlow starts
-        limit_malloc_arenas()
-        fm.prefer_onednn()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-    with fm.native_stderr_muted():
-        import keras
-        import numpy as np
-
-        from pyimagesearch import training
     ((trainX, trainY), (testX, testY)), source = load_data()
-    n = (steps + warmup) * fm.BS
+    n = (steps + warmup) * BS
 
     model = make_model(config)
 
@@ -112,17 +121,19 @@ def worker(config, steps, warmup):
         y = keras.utils.to_categorical(trainY, 10)
         tx = testX.reshape(-1, 28, 28, 1).astype("float32") / 255.0
         ty = keras.utils.to_categorical(testY, 10)  # held, as the chapter holds it
-        model.fit(x[:n], y[:n], batch_size=fm.BS, epochs=1, callbacks=[clock], verbose=0)
+        model.fit(x[:n], y[:n], batch_size=BS, epochs=1, callbacks=[clock], verbose=0)
         train_seconds = time.perf_counter() - clock.start
-        model.predict(tx[:64], batch_size=fm.BS, verbose=0)  # warm up the predict function
+        model.predict(tx[:64], batch_size=BS, verbose=0)  # warm up the predict function
         start = time.perf_counter()
-        preds = model.predict(tx, batch_size=fm.BS, verbose=0).argmax(axis=1)
+        preds = model.predict(tx, batch_size=BS, verbose=0).argmax(axis=1)
         for i in np.random.choice(len(tx), 16):
             model.predict(tx[np.newaxis, i], verbose=0)
         eval_seconds = time.perf_counter() - start
         del ty
     else:
-        data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True).take(n // fm.BS)
+        import fashion_mnist as fm
+
+        data = make_dataset(trainX, trainY, BS, shuffle=True).take(n // BS)
         model.fit(data, epochs=1, callbacks=[clock], shuffle=False, verbose=0)
         train_seconds = time.perf_counter() - clock.start
         release_freed_memory()
@@ -135,7 +146,7 @@ def worker(config, steps, warmup):
     print(json.dumps({
         "config": config, "source": source,
         "policy": keras.mixed_precision.global_policy().name,
-        "train_ips": steps * fm.BS / train_seconds,
+        "train_ips": steps * BS / train_seconds,
         "eval_ips": len(testX) / eval_seconds,
         "peak_mb": peak_mb,
         "accuracy": float(np.mean(preds == testY)),
@@ -150,19 +161,15 @@ def peak_memory_mb():
 
 def profile_step_split(config, steps=30):
     """Share of a training step's op time by kind of op, from the TensorFlow profiler."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import fashion_mnist as fm
+    start_keras(config)
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    if config != "a":
-        fm.prefer_onednn()
-    with fm.native_stderr_muted():
-        import tensorflow as tf
-        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    from pyimagesearch.pipeline import make_dataset
 
-        from pyimagesearch import training
     ((trainX, trainY), _), _ = load_data()
     model = make_model(config)
-    data = training.make_dataset(trainX, trainY, fm.BS, shuffle=True)
+    data = make_dataset(trainX, trainY, BS, shuffle=True)
     model.fit(data.take(10), epochs=1, shuffle=False, verbose=0)  # trace and warm up first
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)

@@ -1,0 +1,193 @@
+"""The command line of fashion_mnist.py: its flags, their checks, and a few words for
+what a run changes from the chapter's recipe."""
+
+import argparse
+import math
+from pathlib import Path
+
+from pyimagesearch.errors import UserError
+from pyimagesearch.safefiles import check_writable_folder
+
+
+def as_int(text):
+    """``int(text)``, or NaN when ``text`` is not a whole number, which every range check
+    refuses."""
+    try:
+        return int(text)
+    except ValueError:
+        return math.nan
+
+
+def as_float(text):
+    """``float(text)``, or NaN when ``text`` is not a number, which every range check refuses."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def checked(convert, accept, wanted):
+    """An argparse type: ``convert`` the text, then refuse it unless ``accept(value)``,
+    saying it ``wanted`` something else."""
+    def check(text):
+        value = convert(text)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {text!r}")
+        return value
+
+    return check
+
+
+positive_int = checked(as_int, lambda n: n >= 1, "a positive whole number")
+non_negative_int = checked(as_int, lambda n: n >= 0, "0 or a positive whole number")
+shift_pixels = checked(as_int, lambda n: 0 <= n <= 14, "a whole number of pixels from 0 to 14")
+positive_float = checked(as_float, lambda x: math.isfinite(x) and x > 0,
+                         "a positive finite number")
+non_negative_float = checked(as_float, lambda x: math.isfinite(x) and x >= 0,
+                             "zero or a positive finite number")
+probability = checked(as_float, lambda x: 0 <= x <= 1, "a number from 0 to 1")
+
+
+def keras_path(text):
+    if not text.endswith(".keras"):
+        raise argparse.ArgumentTypeError(f"must be a file name ending in .keras, not {text!r}")
+    return Path(text)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: ...)" to each flag's help, unless the help already says its default
+    or it has none (an off switch, an optional path)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default:" in action.help:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def parse_args(argv=None, epochs=25, lr=1e-2, batch_size=32):
+    """Parse the command line; ``epochs``, ``lr`` and ``batch_size`` are the chapter's
+    defaults, which the returned namespace keeps as ``chapter`` for comparison."""
+    return make_parser(epochs, lr, batch_size).parse_args(argv)
+
+
+def make_parser(epochs=25, lr=1e-2, batch_size=32):
+    """The parser of fashion_mnist.py's flags, with the chapter's values as defaults."""
+    parser = argparse.ArgumentParser(
+        description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by default).",
+        formatter_class=HelpFormatter)
+    parser.set_defaults(chapter={"epochs": epochs, "batch_size": batch_size, "lr": lr})
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
+                        help="epochs to train; with the chapter's schedule the learning-rate decay is "
+                             "lr/epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+                        help="training batch size")
+    parser.add_argument("--lr", type=positive_float, default=lr,
+                        help="initial learning rate of SGD (momentum 0.9)")
+    parser.add_argument("--output", type=Path, default=Path("."),
+                        help="folder for plot.png, confusion.png, montage.png and the saved model")
+    parser.add_argument("--model", type=keras_path, default=None,
+                        help="where to save the trained model (default: OUTPUT/fashion_mnist.keras)")
+    parser.add_argument("--load", type=Path, default=None, metavar="PATH",
+                        help="skip training: evaluate a model saved by an earlier run")
+    parser.add_argument("--dataset-dir", type=Path, default=None,
+                        help="folder with the four Fashion-MNIST IDX files (gzipped or not); "
+                             "default: $FASHION_MNIST_DIR, ~/.keras/datasets/fashion-mnist, "
+                             "/usr/share/datasets/fashion-mnist, then the Keras download")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="train on the first N training images only (the test set stays "
+                             "whole; default: all)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="make the run reproducible: same history, same montage "
+                             "(default: a different run each time)")
+    parser.add_argument("--no-display", action="store_true",
+                        help="do not open a window for the montage (it is saved to montage.png anyway)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="train in bfloat16 on CPUs that support it, float16 on a GPU")
+    parser.add_argument("--distribute", action="store_true",
+                        help="train on all local GPUs at once (MirroredStrategy), or with "
+                             "every worker TF_CONFIG names (MultiWorkerMirroredStrategy), a "
+                             "batch of --batch-size on each")
+    beyond = parser.add_argument_group(
+        "beyond the chapter", "off by default; the README's 'Beyond the chapter' shows them "
+        "used together")
+    beyond.add_argument("--augment", action="store_true",
+                        help="randomly flip, shift (see --max-shift) and erase (a 10 px square, "
+                             "see --erase-rate) every training image, anew each epoch")
+    beyond.add_argument("--max-shift", type=shift_pixels, default=2, metavar="N",
+                        help="with --augment: the most pixels an image moves in each direction "
+                             "(0 turns shifting off)")
+    beyond.add_argument("--erase-rate", type=probability, default=0.5, metavar="P",
+                        help="with --augment: the share of training images that lose a square "
+                             "(0 turns erasing off)")
+    beyond.add_argument("--schedule", choices=["chapter", "cosine"], default="chapter",
+                        help="learning rate over training: the chapter's decay lr/(1 + t*lr/epochs), "
+                             "or one epoch of linear warm-up to --lr then a cosine down to 0")
+    beyond.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="X",
+                        help="SGD's decoupled weight decay (Keras's weight_decay)")
+    beyond.add_argument("--label-smoothing", type=probability, default=0.0, metavar="X",
+                        help="train towards (1 - X) * one-hot + X/10 (Keras's label_smoothing): "
+                             "with 0.1, 0.91 for the true class and 0.01 for the others")
+    beyond.add_argument("--swa", type=non_negative_int, default=0, metavar="N",
+                        help="average the weights of the last N epochs (stochastic weight "
+                             "averaging), then recompute batch norm's statistics; with "
+                             "--schedule cosine, the rate reaches lr/10 as averaging starts and "
+                             "stays there (0 turns it off)")
+    beyond.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: predict each test image and its mirror "
+                             "image, and average the two")
+    return parser
+
+
+def check_inputs(args):
+    """Everything about the command line that can fail, checked before any data is read.
+    Returns where the model will be saved."""
+    model_path = args.model or args.output / "fashion_mnist.keras"
+    check_writable_folder(args.output, "output folder")
+    if args.load is None:
+        check_writable_folder(model_path.parent, "model folder")
+        if args.swa >= args.epochs:
+            raise UserError(f"--swa {args.swa} would average every epoch of the {args.epochs}; "
+                            f"use a number smaller than --epochs")
+        if args.swa and args.distribute:
+            raise UserError("--swa works on one device only; leave out --distribute to use it")
+    elif not args.load.is_file():
+        raise UserError(f"there is no model file {args.load}; train one first, or check the path")
+    return model_path
+
+
+def plural(count, noun):
+    """"1 epoch", "2 epochs"."""
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+def describe_recipe(args, compute_dtype="float32"):
+    """What this run changes from the chapter's recipe, in a few words ("" for none).
+    ``compute_dtype`` is what training computed in (bfloat16 with --mixed-precision on a
+    CPU that has it)."""
+    parts = []
+    if args.load is None:
+        if args.augment:
+            kinds = ["flip", f"{args.max_shift} px shift" if args.max_shift else "",
+                     "erase" if args.erase_rate else ""]
+            parts.append(" + ".join(kind for kind in kinds if kind) + " augmentation")
+        if args.schedule != "chapter":
+            parts.append(f"{args.schedule} schedule")
+        if args.weight_decay:
+            parts.append(f"weight decay {args.weight_decay:g}")
+        if args.label_smoothing:
+            parts.append(f"label smoothing {args.label_smoothing:g}")
+        if args.swa:
+            parts.append(f"weights averaged over the last {plural(args.swa, 'epoch')}")
+        if args.epochs != args.chapter["epochs"]:
+            parts.append(f"epochs {args.epochs}")
+        if args.batch_size != args.chapter["batch_size"]:
+            parts.append(f"batch {args.batch_size}")
+        if args.lr != args.chapter["lr"]:
+            parts.append(f"lr {args.lr:g}")
+        if args.limit is not None:
+            parts.append(f"the first {args.limit:,} training images")
+        if compute_dtype != "float32":
+            parts.append(f"{compute_dtype} arithmetic")
+    if args.tta:
+        parts.append("flip test-time augmentation")
+    return ", ".join(parts)

@@ -1,0 +1,51 @@
+"""Showing a picture in an OpenCV window, where there is a display to show it on."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+
+from pyimagesearch.runtime import native_stderr_muted
+
+
+def why_no_window():
+    """Why ``cv2.imshow`` cannot open a window here, or None if it can. Without a display,
+    OpenCV's window backend aborts the whole process, so on X11/Wayland systems it is
+    tried first in a throw-away child process."""
+    if sys.platform.startswith(("win", "darwin")):
+        return None
+    name = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not name:
+        return "no display found"
+    probe = "import cv2; cv2.namedWindow('probe'); cv2.destroyAllWindows()"
+    try:
+        opened = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        opened = False
+    return None if opened else f"OpenCV could not open a window on display {name}"
+
+
+def show_until_key(title, image):
+    """Show ``image`` in a window until a key is pressed or the window is closed; False if
+    this OpenCV cannot open windows at all (opencv-python-headless)."""
+    try:
+        with native_stderr_muted():  # Qt's complaints about missing fonts
+            cv2.imshow(title, image)
+            while cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) >= 1:
+                if cv2.waitKey(100) != -1:
+                    break
+            cv2.destroyAllWindows()
+    except cv2.error:
+        return False
+    return True
+
+
+def show(title, image):
+    """Show ``image`` until a key is pressed, where a window can open; otherwise return
+    why it could not (a sentence fragment), else None."""
+    reason = why_no_window()
+    if reason is None and not show_until_key(title, image):
+        reason = "this OpenCV has no window support (opencv-python-headless?)"
+    return reason

@@ -1,0 +1,339 @@
+"""fashion_mnist.py as a user meets it: a subprocess, its exit code, what it printed and
+wrote; and its steps (build, train, predict) called the way another script would."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import fashion_mnist
+from conftest import (REAL_DATA, SCRIPT, assert_clean_failure, run_script, user_env,
+                      write_dataset)
+from pyimagesearch import cli
+from pyimagesearch.datasets import LABEL_NAMES
+from pyimagesearch.pipeline import make_dataset
+
+
+def last_epoch_logs(stdout):
+    """The figures Keras's progress bar ends the last epoch with: {"accuracy": "0.6527", ...}."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout).replace("\r", "\n")
+    last = [line for line in plain.splitlines() if "val_accuracy" in line][-1]
+    return dict(re.findall(r"(\w+): (\d+\.\d+)", last))
+
+
+def test_headless_run_writes_everything(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--output", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in LABEL_NAMES:
+        assert name in result.stdout
+    assert "weighted avg" in result.stdout
+    assert "Epoch 2/2" in result.stdout
+    assert "no display found, so no window was opened" in result.stdout
+    assert cv2.imread(str(out / "plot.png")).shape[2] == 3
+    assert cv2.imread(str(out / "montage.png")).shape == (384, 384, 3)
+    assert cv2.imread(str(out / "confusion.png")).shape[2] == 3
+    assert "confusion matrix" in result.stdout
+    assert "augmentation" not in result.stdout  # the default run adds nothing
+    assert (out / "fashion_mnist.keras").stat().st_size > 1_000_000
+    # TensorFlow's own start-up log is kept out of the way
+    assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
+
+
+@pytest.mark.parametrize("damage, phrase", [
+    ("missing-folder", "does not exist"),
+    ("truncated-gzip", "train-images-idx3-ubyte.gz"),
+    ("label-count", "labels but"),
+])
+def test_bad_data_fails_before_training(tmp_path, damage, phrase):
+    import gzip
+
+    from conftest import idx_bytes
+
+    data = tmp_path / "data"
+    write_dataset(data)
+    if damage == "missing-folder":
+        data = tmp_path / "no-such-folder"
+    elif damage == "truncated-gzip":
+        path = data / "train-images-idx3-ubyte.gz"
+        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    else:
+        (data / "t10k-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes(np.zeros(99, np.uint8))))
+    started = time.monotonic()
+    result = run_script("--dataset-dir", data, "--output", tmp_path / "out", cwd=tmp_path)
+    assert_clean_failure(result, phrase)
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "out").exists()
+
+
+def test_saved_model_is_reused_with_identical_predictions(tmp_path, tiny_data):
+    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--seed", "5",
+                         "--output", tmp_path / "a", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    model = tmp_path / "a" / "fashion_mnist.keras"
+    loaded = run_script("--dataset-dir", tiny_data, "--load", model, "--seed", "5",
+                        "--output", tmp_path / "b", cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "training model" not in loaded.stdout and not (tmp_path / "b" / "plot.png").exists()
+
+    def report(text):
+        return text[text.index("precision"):text.index("[INFO] test accuracy")]
+
+    assert report(loaded.stdout) == report(trained.stdout)
+    assert (tmp_path / "a" / "montage.png").read_bytes() == (tmp_path / "b" / "montage.png").read_bytes()
+
+
+def test_divergence_stops_and_keeps_the_good_model(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fashion_mnist.keras").write_bytes(b"a good model from yesterday")
+    result = run_script("--dataset-dir", tiny_data, "--lr", "1e30", "--epochs", "3",
+                        "--output", out, cwd=tmp_path)
+    assert_clean_failure(result, "NaN or infinite", "smaller learning rate")
+    assert result.returncode == 1
+    assert "Epoch 2/3" not in result.stdout
+    assert (out / "fashion_mnist.keras").read_bytes() == b"a good model from yesterday"
+    assert sorted(p.name for p in out.iterdir()) == ["fashion_mnist.keras"]
+
+
+def test_mixed_precision_says_what_it_trained_in(tmp_path, tiny_data):
+    from pyimagesearch.precision import cpu_supports_bfloat16
+
+    result = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--mixed-precision",
+                        "--output", tmp_path / "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    changes = result.stdout.split("changed from the chapter's recipe: ")[1].splitlines()[0]
+    if cpu_supports_bfloat16():
+        assert "mixed precision: bfloat16 on the CPU" in result.stdout
+        assert changes == "epochs 1, bfloat16 arithmetic"
+    else:
+        assert "--mixed-precision ignored: this CPU has no bfloat16 instructions" in result.stdout
+        assert changes == "epochs 1"
+
+
+def test_same_seed_same_run(tmp_path, tiny_data):
+    runs = []
+    for name in "ab":
+        result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--seed", "11",
+                            "--output", tmp_path / name, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        runs.append(tmp_path / name)
+    a, b = runs
+    assert (a / "montage.png").read_bytes() == (b / "montage.png").read_bytes()
+    assert (a / "plot.png").read_bytes() == (b / "plot.png").read_bytes()
+    weights_a = keras.models.load_model(a / "fashion_mnist.keras").get_weights()
+    weights_b = keras.models.load_model(b / "fashion_mnist.keras").get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(weights_a, weights_b))
+
+
+def start_training(tmp_path, epochs=20, flags=()):
+    """Start a real training run in the background and wait until its second epoch begins."""
+    data = tmp_path / "data"
+    write_dataset(data, n_train=3000)
+    env = user_env()
+    process = subprocess.Popen([sys.executable, "-u", str(SCRIPT), "--dataset-dir", str(data),
+                                "--epochs", str(epochs), "--output", str(tmp_path / "out"), *flags],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while f"Epoch 2/{epochs}" not in seen:  # one whole epoch has finished
+        chunk = process.stdout.read(1)
+        assert chunk, f"the run ended early: {process.stderr.read()}"
+        seen += chunk
+    return process
+
+
+@pytest.mark.parametrize("flags", [(), ("--swa", "19", "--schedule", "cosine")])
+def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path, flags):
+    # with --swa 19, Ctrl-C comes in the first averaged epoch
+    process = start_training(tmp_path, flags=flags)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted by Ctrl-C after 1 of 20 epochs" in stderr
+    assert "Epoch 3/20" not in stdout
+    assert "weighted avg" in stdout
+    assert "mean of the weights" not in stdout  # a run cut short keeps its last weights
+    for name in ["plot.png", "montage.png", "fashion_mnist.keras"]:
+        assert (tmp_path / "out" / name).is_file(), name
+
+
+def test_second_ctrl_c_quits_at_once(tmp_path):
+    process = start_training(tmp_path)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "interrupted twice: stopped at once" in stderr
+    assert "weighted avg" not in stdout
+    leftovers = [p.name for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
+    assert all(not name.startswith(".") for name in leftovers), leftovers  # no temporary files
+
+
+def test_only_training_batches_are_augmented(tmp_path, tiny_data, monkeypatch):
+    calls, settings = [], []
+
+    def spy(images, labels, batch_size, **options):
+        calls.append((len(images), options.get("augment", False)))
+        settings.append((options.get("max_shift"), options.get("erase_rate")))
+        return make_dataset(images, labels, batch_size, **options)
+
+    monkeypatch.setattr(fashion_mnist, "make_dataset", spy)
+    assert fashion_mnist.main(["--dataset-dir", str(tiny_data), "--epochs", "1", "--augment",
+                               "--max-shift", "1", "--erase-rate", "0.25", "--tta",
+                               "--output", str(tmp_path / "out"), "--no-display"]) == 0
+    assert (256, True) in calls  # the training images
+    assert all(count == 100 and not augment  # validation, evaluation and both TTA passes
+               for count, augment in calls if (count, augment) != (256, True))
+    assert len(calls) == 4
+    assert settings[calls.index((256, True))] == (1, 0.25)
+
+
+def build(*flags, steps_per_epoch=100):
+    """The driver's compiled model for a command line, on this process's one device."""
+    return fashion_mnist.build_model(cli.parse_args(list(flags)), tf.distribute.get_strategy(),
+                                     steps_per_epoch)
+
+
+def test_the_chapters_optimizer_by_default():
+    opt = build().optimizer
+    assert isinstance(opt, keras.optimizers.SGD) and opt.momentum == 0.9
+    assert opt.weight_decay is None
+    assert isinstance(opt._learning_rate, keras.optimizers.schedules.InverseTimeDecay)
+    assert float(opt._learning_rate(100)) == pytest.approx(0.01 / (1 + 100 * 0.01 / 25))
+
+
+def test_cosine_schedule_and_weight_decay_reach_the_optimizer():
+    opt = build("--lr", "0.05", "--epochs", "10", "--schedule", "cosine",
+                "--weight-decay", "5e-4").optimizer
+    assert opt.weight_decay == pytest.approx(5e-4)
+    lr = opt._learning_rate  # the schedule itself
+    assert float(lr(100)) == pytest.approx(0.05)  # after one epoch of warm-up
+    assert float(lr(1000)) == pytest.approx(0.0, abs=1e-7)
+    held = build("--lr", "0.05", "--epochs", "10", "--schedule", "cosine", "--swa", "3")
+    assert float(held.optimizer._learning_rate(850)) == pytest.approx(0.005)  # --swa's lr / 10
+
+
+def test_label_smoothing_reaches_the_loss():
+    y = np.eye(10, dtype=np.float32)[[3]]
+    p = np.full((1, 10), 0.05, np.float32)
+    p[0, 3] = 0.55
+    smoothed = build("--label-smoothing", "0.1").loss
+    # the target becomes 0.91 for the true class and 0.01 for the nine others
+    expected = -(0.91 * np.log(0.55) + 9 * 0.01 * np.log(0.05))
+    assert float(smoothed(y, p)) == pytest.approx(expected, rel=1e-5)
+    assert float(build().loss(y, p)) == pytest.approx(-np.log(0.55), rel=1e-5)
+
+
+def test_tta_averages_each_image_with_its_mirror():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    images = np.random.default_rng(1).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    x = images[..., None] / np.float32(255)
+    scores = model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)
+    np.testing.assert_array_equal(fashion_mnist.predict(model, images, tta=True),
+                                  scores.argmax(axis=1))
+    plain = model.predict(x, verbose=0).argmax(axis=1)
+    np.testing.assert_array_equal(fashion_mnist.predict(model, images), plain)
+    assert not np.array_equal(plain, scores.argmax(axis=1))  # the mirror did count
+    # the driver's images carry their channel axis: the mirror is still left-right
+    np.testing.assert_array_equal(fashion_mnist.predict(model, images[..., None], tta=True),
+                                  scores.argmax(axis=1))
+
+
+def printed_matrix(stdout):
+    lines = stdout.split("columns: predicted label):\n")[1].splitlines()[1:11]
+    return np.array([[int(n) for n in line.split()[-10:]] for line in lines])
+
+
+def test_augmented_run_reports_its_recipe_and_saves_a_plain_model(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--augment",
+                        "--schedule", "cosine", "--weight-decay", "1e-4",
+                        "--label-smoothing", "0.1", "--tta", "--seed", "3", "--output", out,
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ("changed from the chapter's recipe: flip + 2 px shift + erase augmentation, cosine "
+            "schedule, weight decay 0.0001, label smoothing 0.1, epochs 2, flip test-time "
+            "augmentation") in result.stdout
+    matrix = printed_matrix(result.stdout)
+    assert matrix.sum(axis=1).tolist() == [10] * 10  # every test image, once
+    accuracy = float(result.stdout.split("[INFO] test accuracy: ")[1].split()[0])
+    assert np.trace(matrix) / 100 == pytest.approx(accuracy)
+    assert cv2.imread(str(out / "confusion.png")).shape[2] == 3
+
+    # the model file is a plain MiniVGGNet: Keras alone loads it, with no augmentation layer
+    probe = ("import sys, keras, numpy as np; m = keras.models.load_model(sys.argv[1]); "
+             "assert not [l for l in m.layers if 'Random' in type(l).__name__]; "
+             "print(m.predict(np.zeros((2, 28, 28, 1)), verbose=0).shape)")
+    loaded = subprocess.run([sys.executable, "-c", probe, str(out / "fashion_mnist.keras")],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "(2, 10)"
+
+    again = run_script("--dataset-dir", tiny_data, "--load", out / "fashion_mnist.keras",
+                       "--tta", "--output", tmp_path / "again", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    np.testing.assert_array_equal(printed_matrix(again.stdout), matrix)
+
+
+def test_swa_run_says_so_and_reports_the_averaged_model(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    result = run_script("--dataset-dir", tiny_data, "--epochs", "3", "--swa", "2",
+                        "--schedule", "cosine", "--seed", "1", "--output", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "mean of the weights after each of the last 2 epochs" in result.stdout
+    assert "weights averaged over the last 2 epochs" in result.stdout
+    reported = result.stdout.split("[INFO] test accuracy: ")[1].split()[0]
+
+    # the saved model is the averaged one: loaded again, it gives the report's accuracy
+    again = run_script("--dataset-dir", tiny_data, "--load", out / "fashion_mnist.keras",
+                       "--output", tmp_path / "again", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"[INFO] test accuracy: {reported}" in again.stdout
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="needs apt-get install dataset-fashion-mnist "
+                    "(.ci/run installs it, so this runs in CI)")
+def test_real_data_one_epoch(tmp_path):
+    result = run_script("--limit", "3000", "--epochs", "1", "--output", tmp_path, "--seed", "1",
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "training model on 3,000 images" in result.stdout
+    assert "10000" in result.stdout  # the whole test set is evaluated
+    keras_logs = last_epoch_logs(result.stdout)
+    assert float(keras_logs["accuracy"]) > 0.4  # it learned: chance is 0.1
+    # The report's accuracy is Keras's validation accuracy for the same model and images.
+    # (It is not asserted to be high: after 94 updates batch norm's running statistics are
+    # still far from the data's, so the test accuracy of such a short run ranges widely.)
+    assert f"[INFO] test accuracy: {keras_logs['val_accuracy']}" in result.stdout
+
+
+def test_no_data_anywhere_ends_in_one_sentence(tmp_path):
+    # no folder has the files and the download fails (as offline): the error is all there is
+    program = ("import sys, fashion_mnist, keras, pyimagesearch.datasets as datasets\n"
+               "datasets.DEBIAN_DIR = datasets.KERAS_CACHE_DIR = datasets.Path(sys.argv[1])\n"
+               "def offline(): raise OSError('Name or service not known')\n"
+               "keras.datasets.fashion_mnist.load_data = offline\n"
+               "sys.exit(fashion_mnist.run(['--output', sys.argv[1] + '/out']))\n")
+    result = subprocess.run([sys.executable, "-c", program, str(tmp_path / "none")],
+                            cwd=SCRIPT.parent, env=user_env(), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        result.stderr.strip().splitlines()[-1]]  # one line, TensorFlow's start-up kept quiet
+    assert_clean_failure(result, "download failed", "Name or service not known",
+                         "apt-get install dataset-fashion-mnist")
+    assert not (tmp_path / "none").exists()

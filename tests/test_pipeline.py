@@ -1,0 +1,98 @@
+"""The input pipeline: scaled images and one-hot labels, reshuffled every epoch, and
+--augment's flips, shifts and erasing (with --max-shift and --erase-rate)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import fake_fashion_mnist
+from pyimagesearch.pipeline import augment_batch, make_dataset
+
+
+def images_of(dataset):
+    return np.concatenate([x.numpy() for x, _ in dataset])
+
+
+def augmented(images, key=(1, 2), **options):
+    """``augment_batch`` on (n, 28, 28) images in [0, 1]; returns (n, 28, 28)."""
+    batch = tf.constant(images[..., None], tf.float32)
+    return augment_batch(batch, tf.constant(key, tf.int64), **options).numpy()[..., 0]
+
+
+def test_flips_are_left_right_and_random():
+    images = np.random.default_rng(0).random((64, 28, 28), np.float32)
+    out = augmented(images, max_shift=0, erase_rate=0.0)
+    kept = [np.array_equal(a, b) for a, b in zip(out, images)]
+    mirrored = [np.array_equal(a, b[:, ::-1]) for a, b in zip(out, images)]
+    assert all(k != m for k, m in zip(kept, mirrored))  # each image is one or the other
+    assert 16 < sum(mirrored) < 48
+
+
+@pytest.mark.parametrize("max_shift", [0, 1, 2, 3])
+def test_shifts_move_each_image_by_at_most_max_shift_pixels(max_shift):
+    images = np.zeros((1024, 28, 28), np.float32)
+    images[:, 14, 10] = 1.0  # one bright pixel, off the vertical axis of symmetry
+    out = augmented(images, max_shift=max_shift, erase_rate=0.0)
+    moves = set()
+    for image in out:
+        (row,), (col,) = np.nonzero(image)
+        col = col if abs(col - 10) <= max_shift else 27 - col  # undo a flip
+        moves.add((row - 14, col - 10))
+    # every move within the square, and each of its (2 * max_shift + 1)^2 moves turns up
+    assert moves == {(r, c) for r in range(-max_shift, max_shift + 1)
+                     for c in range(-max_shift, max_shift + 1)}
+
+
+def test_erasing_blacks_out_a_square_in_about_half_the_images():
+    out = augmented(np.ones((200, 28, 28), np.float32), max_shift=0)
+    erased = (out == 0).sum(axis=(1, 2))
+    assert set(np.unique(out)) == {0.0, 1.0}
+    assert 60 < np.count_nonzero(erased) < 140
+    assert erased.max() == 100 and erased[erased > 0].min() >= 25  # 10x10, clipped at the edges
+    untouched = augmented(np.ones((200, 28, 28), np.float32), max_shift=0, erase_rate=0.0)
+    assert (untouched == 1).all()  # --erase-rate 0 turns erasing off
+
+
+def test_augmentation_changes_training_images_only_when_asked():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=96, n_test=10)
+    plain = images_of(make_dataset(trainX, trainY, 32))
+    np.testing.assert_array_equal(plain[..., 0], trainX / np.float32(255))
+    changed = images_of(make_dataset(trainX, trainY, 32, augment=True, seed=1))
+    assert changed.shape == plain.shape and changed.dtype == np.float32
+    assert 0.0 <= changed.min() and changed.max() <= 1.0
+    differs = [not np.array_equal(a, b) for a, b in zip(changed, plain)]
+    assert sum(differs) > 80  # nearly every image moved, flipped or lost a square
+
+
+def test_augmentation_is_reproducible_with_a_seed_and_new_every_epoch():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=64, n_test=10)
+
+    def two_epochs(seed):
+        data = make_dataset(trainX, trainY, 32, shuffle=True, seed=seed, augment=True)
+        return images_of(data), images_of(data)
+
+    first, second = two_epochs(7)
+    again_first, again_second = two_epochs(7)
+    np.testing.assert_array_equal(first, again_first)
+    np.testing.assert_array_equal(second, again_second)
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, two_epochs(8)[0])
+
+
+def test_pipeline_scales_and_one_hot_encodes():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=70, n_test=10)
+    batches = list(make_dataset(trainX, trainY, 32))
+    assert [len(x) for x, _ in batches] == [32, 32, 6]  # the last partial batch is kept
+    x = np.concatenate([x.numpy() for x, _ in batches])
+    y = np.concatenate([y.numpy() for _, y in batches])
+    assert x.dtype == np.float32 and x.shape == (70, 28, 28, 1)
+    np.testing.assert_array_equal(x[..., 0], trainX.astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(y.argmax(axis=1), trainY)
+    assert y.shape == (70, 10) and set(np.unique(y)) == {0.0, 1.0}
+
+
+def test_pipeline_reshuffles_every_epoch():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=200, n_test=10)
+    data = make_dataset(trainX, trainY, 200, shuffle=True, seed=3)
+    first, second = [next(iter(data))[1].numpy().argmax(axis=1) for _ in range(2)]
+    assert sorted(first) == sorted(trainY) and not np.array_equal(first, second)
