@@ -13,6 +13,7 @@ montage.png; the montage is also shown in a window when there is a display.
 import math
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
@@ -24,18 +25,20 @@ with runtime.tensorflow_start():  # quietly, and with oneDNN's kernels on any x8
 
 from sklearn.metrics import classification_report, confusion_matrix
 
-from pyimagesearch import cli, display, distribute, plots
+from pyimagesearch import cli, display, distribute, interrupts, plots, resume
 from pyimagesearch.batchnorm import fuse_batch_norm
 from pyimagesearch.callbacks import TrainingGuard
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
 from pyimagesearch.errors import UserError
 from pyimagesearch.memory import release_freed_memory
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.modelfile import load_model, save_model
+from pyimagesearch.modelfile import file_size, load_model, save_model_somewhere
 from pyimagesearch.montage import pick_images, prediction_montage
-from pyimagesearch.pipeline import make_dataset
+from pyimagesearch.pipeline import augment_batch, make_dataset
 from pyimagesearch.precision import choose_precision
-from pyimagesearch.safefiles import create_writable_folder, save_figure, save_image
+from pyimagesearch.resume import Backup
+from pyimagesearch.safefiles import (check_free_space, create_writable_folder,
+                                     remove_stale_temporaries, save_figure, save_image)
 from pyimagesearch.schedules import keras2_decay, warmup_cosine
 from pyimagesearch.swa import WeightAverage, recompute_batch_norm
 
@@ -52,7 +55,10 @@ WINDOW_TITLE = "Fashion MNIST"
 def load_data(dataset_dir, limit):
     """Fashion-MNIST as uint8 arrays, the first ``limit`` training images only if given."""
     print("[INFO] loading Fashion MNIST...")
-    ((trainX, trainY), (testX, testY)), _ = load_fashion_mnist(dataset_dir)
+    ((trainX, trainY), (testX, testY)), source = load_fashion_mnist(dataset_dir)
+    if not (len(trainX) and len(testX)):
+        raise UserError(f"the data in {source} has {len(trainX)} training and {len(testX)} test "
+                        f"images; it needs some of each")
     if limit is not None:
         if limit > len(trainX):
             raise UserError(f"--limit {limit} is more than the {len(trainX):,} training images; "
@@ -102,33 +108,51 @@ def build_model(args, strategy, steps_per_epoch):
     return model
 
 
-def train(model, args, trainX, trainY, testData):
-    """The chapter's fit, validating on the test set after every epoch; with --swa, the
-    model ends with the mean of the last epochs' weights (unless stopped early). Returns
-    the history of the epochs that ran to the end, and the guard that says how it ended."""
-    def batches(images, labels, size):  # reshuffled, and augmented anew, every epoch
-        return make_dataset(images, labels, size, shuffle=True, seed=args.seed,
-                            augment=args.augment, max_shift=args.max_shift,
-                            erase_rate=args.erase_rate)
-
-    def shard(index, count):  # a worker's share of the images, as many batches as any
-        return (batches(trainX[index::count], trainY[index::count], args.batch_size)
-                .take(math.ceil(len(trainX) // count / args.batch_size)))
-
+def train(model, args, trainX, trainY, testData, backup_path, signals):
+    """The chapter's fit, validating on the test set after every epoch, and continuing an
+    interrupted run from its backup; with --swa, the model ends with the mean of the last
+    epochs' weights (unless stopped early). Returns the history of the epochs that ran to
+    the end, and the guard that says how training ended (``signals``, from
+    ``interrupts.deferred``, says whether a stop signal came)."""
     strategy = model.distribute_strategy
-    averager = WeightAverage(first_epoch=args.epochs - args.swa)
-    with TrainingGuard() as guard:
-        if distribute.is_multi_worker(strategy):
-            H = distribute.fit_across_workers(model, shard, testData, args.epochs, guard)
-        else:
-            trainData = batches(trainX, trainY, args.batch_size * strategy.num_replicas_in_sync)
-            H = model.fit(trainData, validation_data=testData, epochs=args.epochs,
-                          callbacks=[guard, averager] if args.swa else [guard],
-                          shuffle=False).history  # trainData reshuffles itself every epoch
-    H = {name: values[:guard.epochs_done] for name, values in H.items()}
+    settings = {**cli.training_settings(args), "training images": len(trainX)}
+    fresh = args.restart or args.distribute  # --distribute: no backup (see the README)
+    state = resume.start(model, None if fresh else backup_path, settings, args.seed)
+    if state.epoch:
+        print(f"[INFO] continuing an interrupted run from its backup {backup_path}: "
+              f"{cli.plural(state.epoch, 'epoch')} of {args.epochs} done")
+    averager = WeightAverage(first_epoch=args.epochs - args.swa, state=state.swa)
+    augment = (partial(augment_batch, max_shift=args.max_shift, erase_rate=args.erase_rate)
+               if args.augment else None)
+
+    def batches(images, labels, size, epochs=None):  # each epoch reshuffled, augmented anew
+        return make_dataset(images, labels, size, shuffle=True, seed=state.data_seed,
+                            epochs=epochs, augment=augment)
+
+    def shard(index, count):  # a worker's share of the images, as many as any other's
+        share = len(trainX) // count
+        return batches(trainX[index::count][:share], trainY[index::count][:share],
+                       args.batch_size)
+
+    guard = TrainingGuard(signals, first_epoch=state.epoch)
+    if distribute.is_multi_worker(strategy):
+        H = distribute.fit_across_workers(model, shard, testData, args.epochs, guard)
+        H = {name: values[:guard.epochs_done] for name, values in H.items()}
+    else:
+        size = args.batch_size * strategy.num_replicas_in_sync
+        backup = Backup(None if args.distribute else backup_path, state, guard,
+                        averager if args.swa else None)
+        if state.epoch < args.epochs:
+            # .repeat(): Keras reads past the last batch, and warns when there is none
+            trainData = batches(trainX, trainY, size, range(state.epoch, args.epochs)).repeat()
+            model.fit(trainData, steps_per_epoch=math.ceil(len(trainX) / size),
+                      initial_epoch=state.epoch, epochs=args.epochs,
+                      validation_data=testData, callbacks=[guard, averager, backup],
+                      shuffle=False)  # the batches are reshuffled by make_dataset
+        H = backup.history
     if args.swa and not guard.stopped:
         averager.apply()
-        recompute_batch_norm(model, batches(trainX, trainY, args.batch_size))
+        recompute_batch_norm(model, batches(trainX, trainY, args.batch_size, [args.epochs]))
         print(f"[INFO] the model holds the mean of the weights after each of the last "
               f"{cli.plural(args.swa, 'epoch')}, with batch norm's statistics recomputed for it")
     return H, guard
@@ -162,16 +186,109 @@ def evaluate(model, testX, testY, tta=False):
     return preds, matrix
 
 
-def show_montage(testX, testY, preds, path, seed, window):
-    """Label 16 random test images with their predictions, save the montage, and show it."""
+def make_montage(testX, testY, preds, seed):
+    """16 random test images, each labelled with its prediction, in a 4x4 montage."""
     chosen = pick_images(16, len(testX), seed)
     images = testX[chosen].reshape((-1, 28, 28))  # without the channel axis
-    montage = prediction_montage(images, preds[chosen], testY[chosen], LABEL_NAMES)
-    save_image(montage, path)
-    print(f"[INFO] montage saved to {path}")
-    reason = display.show(WINDOW_TITLE, montage) if window else None
+    return prediction_montage(images, preds[chosen], testY[chosen], LABEL_NAMES)
+
+
+def prepare_training(args, strategy, model_path, images):
+    """Build the model, and check and prepare the folders it and its backup go to.
+    Returns the model and the backup's path."""
+    print("[INFO] compiling model...")
+    steps_per_epoch = math.ceil(images / (args.batch_size * strategy.num_replicas_in_sync))
+    model = build_model(args, strategy, steps_per_epoch)
+    for folder, what in ((args.output, "output folder"), (model_path.parent, "model folder")):
+        create_writable_folder(folder, what)
+        check_free_space(folder, 3 * file_size(model), f"{what}, for the model and its backup,")
+    backup_path = model_path.with_name(f"{model_path.stem}-backup.npz")
+    remove_stale_temporaries([model_path, backup_path, *output_paths(args.output)])
+    return model, backup_path
+
+
+def train_and_save(args, model, model_path, backup_path, data, signals):
+    """Train the model on ``data`` (trainX, trainY, testData) and save it. Returns its
+    history, the guard that says how training ended, and a sentence for the user if it
+    was not saved as asked; no history if nothing worth saving was trained (it diverged,
+    or stopped within its first epoch)."""
+    print(f"[INFO] training model on {len(data[0]):,} images for {args.epochs} epochs...")
+    started = time.perf_counter()
+    signals.message = "{signal}: stopping after this batch ({again} to quit at once)"
+    signals.quit_note = lambda: "interrupted twice: stopped at once, nothing more was saved" + (
+        "; run the same command again to continue" if backup_path.exists() else "")
+    H, guard = train(model, args, *data, backup_path, signals)
+    if guard.diverged:
+        resume.remove(backup_path)
+        print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
+              f"saved; try a smaller learning rate than --lr {args.lr:g}", file=sys.stderr)
+        return None, guard, None
+    if guard.epochs_done == 0:
+        print(f"[INFO] {interrupts.describe(guard.signum)} before the first epoch ended: "
+              f"nothing was saved or written", file=sys.stderr)
+        return None, guard, None
+    epochs, seconds = guard.epochs_done - guard.first_epoch, time.perf_counter() - started
+    print(f"[INFO] trained {cli.plural(epochs, 'epoch')} in {seconds:.0f} s "
+          f"({seconds / max(epochs, 1):.1f} s per epoch)")
+
+    # save it, somewhere else if it cannot be where asked; a finished run needs no backup
+    signals.message = "{signal}: writing the model and its results first ({again} to quit at once)"
+    saved, problem = save_model_somewhere(model, model_path)
+    if saved == model_path:
+        print(f"[INFO] model saved to {model_path}")
+    elif saved is None and backup_path.exists():
+        problem += "; free some space and run the same command again to continue"
+    if saved and not guard.interrupted:
+        resume.remove(backup_path)
+    release_freed_memory()  # what training freed, so that evaluating does not add to it
+    return H, guard, problem
+
+
+def output_paths(folder):
+    """Where the training plot, the confusion matrix and the montage are written."""
+    return [folder / "plot.png", folder / "confusion.png", folder / "montage.png"]
+
+
+def write_results(args, model, H, testX, testY, stop):
+    """Evaluate the model, print the report, write the plot, the confusion matrix and the
+    montage, and show the montage until a key is pressed (or ``stop`` has a signal).
+    Returns the names of the files that could not be written."""
+    # make predictions on the test set and show a nicely formatted classification report
+    changes = cli.describe_recipe(args, keras.mixed_precision.global_policy().compute_dtype)
+    if changes:
+        print(f"[INFO] changed from the chapter's recipe: {changes}")
+    preds, matrix = evaluate(model, testX, testY, args.tta)
+
+    # plot the training loss and accuracy, the confusion matrix, and a montage of 16 test
+    # images with their predicted labels
+    plot, confusion, montage_path = output_paths(args.output)
+    montage = make_montage(testX, testY, preds, args.seed)
+    outputs = [("training plot", plot, lambda: save_figure(plots.plot_history(H, changes), plot)),
+               ("confusion matrix", confusion, lambda: save_figure(
+                   plots.plot_confusion(matrix, LABEL_NAMES, changes), confusion)),
+               ("montage", montage_path, lambda: save_image(montage, montage_path))]
+    if not (H and H["loss"]):  # a loaded model: no training to plot
+        outputs.pop(0)
+    failed = []
+    for number, (what, path, write) in enumerate(outputs):
+        try:
+            write()
+            print(f"[INFO] {what} saved to {path}")
+        except (OSError, UserError) as error:
+            print(f"[WARNING] could not write {path} ({getattr(error, 'strerror', None) or error})",
+                  file=sys.stderr)
+            failed.append(path.name)
+        except interrupts.Interrupted as again:
+            unwritten = failed + [path.name for _, path, _ in outputs[number:]]
+            again.note = (f"interrupted twice: stopped at once; not written: {', '.join(unwritten)}"
+                          f" (any in {args.output} are from an earlier run)")
+            raise
+
+    # show the montage until a key is pressed, as the chapter does
+    reason = None if args.no_display else display.show(WINDOW_TITLE, montage, stop)
     if reason:
-        print(f"[INFO] {reason}, so no window was opened; open {path} to see the montage")
+        print(f"[INFO] {reason}, so no window was opened; open {montage_path} to see the montage")
+    return failed
 
 
 def main(argv=None):
@@ -180,69 +297,56 @@ def main(argv=None):
 
     # load the data, and reshape it to the backend's channel order
     (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
-    create_writable_folder(args.output, "output folder")
     strategy = start_tensorflow(args)
     trainX, testX = add_channel_axis(trainX), add_channel_axis(testX)
     testData = make_dataset(testX, testY, EVAL_BS)  # scaled to [0, 1], labels one-hot
 
-    H, guard = None, None
     if args.load is not None:
         print(f"[INFO] loading model {args.load}...")
         model = load_model(args.load)
+        create_writable_folder(args.output, "output folder")
     else:
-        # initialize the optimizer and model, then train
-        print("[INFO] compiling model...")
-        steps_per_epoch = math.ceil(len(trainX) / (args.batch_size * strategy.num_replicas_in_sync))
-        model = build_model(args, strategy, steps_per_epoch)
-        print(f"[INFO] training model on {len(trainX):,} images for {args.epochs} epochs...")
-        started = time.perf_counter()
-        H, guard = train(model, args, trainX, trainY, testData)
-        if guard.diverged:
-            print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
-                  f"saved; try a smaller learning rate than --lr {args.lr:g}", file=sys.stderr)
+        model, backup_path = prepare_training(args, strategy, model_path, len(trainX))
+
+    # from here on, a stop signal (Ctrl-C, SIGTERM, SIGHUP) ends the run as soon as what
+    # it is doing is whole: training after the batch, and the saved model's results once
+    # written; a second ends it at once
+    first = "{signal}: writing the results first ({again} to quit at once)"
+    with interrupts.deferred(first) as signals:
+        H, guard, problem = None, None, None
+        if args.load is None:
+            H, guard, problem = train_and_save(args, model, model_path, backup_path,
+                                               (trainX, trainY, testData), signals)
+            if H is None:
+                return 1 if guard.diverged else interrupts.exit_code(guard.signum)
+        failed = write_results(args, model, H, testX, testY, signals)
+        if guard is not None and guard.interrupted:
+            print(f"[INFO] interrupted by {interrupts.describe(guard.signum)} after "
+                  f"{guard.epochs_done} of {args.epochs} epochs; the model and results above are "
+                  f"from where training stopped; run the same command again to continue",
+                  file=sys.stderr)
+        if failed:
+            problem = (f"{problem}; " if problem else "") + f"could not write {', '.join(failed)}"
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
             return 1
-        seconds = time.perf_counter() - started
-        print(f"[INFO] trained {cli.plural(guard.epochs_done, 'epoch')} in {seconds:.0f} s "
-              f"({seconds / max(guard.epochs_done, 1):.1f} s per epoch)")
-        create_writable_folder(model_path.parent, "model folder")
-        save_model(model, model_path)
-        print(f"[INFO] model saved to {model_path}")
-        release_freed_memory()  # what training freed, so that evaluating does not add to it
-
-    # make predictions on the test set and show a nicely formatted classification report
-    changes = cli.describe_recipe(args, keras.mixed_precision.global_policy().compute_dtype)
-    if changes:
-        print(f"[INFO] changed from the chapter's recipe: {changes}")
-    preds, matrix = evaluate(model, testX, testY, args.tta)
-
-    # plot the training loss and accuracy, and the confusion matrix
-    if H and H["loss"]:
-        save_figure(plots.plot_history(H, changes), args.output / "plot.png")
-        print(f"[INFO] training plot saved to {args.output / 'plot.png'}")
-    save_figure(plots.plot_confusion(matrix, LABEL_NAMES, changes), args.output / "confusion.png")
-    print(f"[INFO] confusion matrix saved to {args.output / 'confusion.png'}")
-
-    # a montage of 16 test images with their predicted labels, shown until a key is pressed
-    show_montage(testX, testY, preds, args.output / "montage.png", args.seed,
-                 window=not args.no_display)
-
-    if guard is not None and guard.interrupted:
-        print(f"[INFO] interrupted by Ctrl-C after {guard.epochs_done} of {args.epochs} epochs; "
-              f"the model and results above are from where training stopped", file=sys.stderr)
-        return runtime.EXIT_INTERRUPTED
-    return 0
+        signum = guard.signum if guard is not None and guard.interrupted else signals.signum
+        return interrupts.exit_code(signum) if signum else 0
 
 
 def run(argv=None):
-    """``main`` with user errors turned into one line on stderr and an exit code."""
-    try:
-        return main(argv)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\n[INFO] interrupted twice: stopped at once, nothing more was saved", file=sys.stderr)
-        return runtime.EXIT_INTERRUPTED
+    """``main`` with user errors and stop signals turned into one line on stderr and an
+    exit code."""
+    with runtime.run_safely():
+        try:
+            return main(argv)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except interrupts.Interrupted as stop:
+            before = f"{stop}: stopped before training, nothing was written"
+            print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
+            return interrupts.exit_code(stop.signum)
 
 
 if __name__ == "__main__":

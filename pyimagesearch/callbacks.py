@@ -1,5 +1,5 @@
-"""A callback that ends training cleanly, so that what was learned is kept: on Ctrl-C,
-or when the loss is no longer a finite number."""
+"""A callback that ends training cleanly, so that what was learned is kept: after a stop
+signal (Ctrl-C, SIGTERM or SIGHUP), or when the loss is no longer a finite number."""
 
 import math
 import signal
@@ -8,47 +8,42 @@ import keras
 
 
 class TrainingGuard(keras.callbacks.Callback):
-    """Ends ``fit`` after the current batch when Ctrl-C is pressed or the loss is no
+    """Ends ``fit`` after the current batch when a stop signal has come or the loss is no
     longer finite, so that what was learned can still be evaluated and saved.
 
-    Use as a context manager around ``fit``: it owns the SIGINT handler while
-    training. A second Ctrl-C raises ``KeyboardInterrupt`` at once.
-    After ``fit``, ``interrupted`` or ``diverged`` says why training stopped and
-    ``epochs_done`` how many epochs ran to the end.
+    ``signals`` says whether a stop signal has come: its ``signum``, set by the handler
+    of :func:`pyimagesearch.interrupts.deferred`, which should be active around ``fit``.
+    After ``fit``, ``signum`` (the signal, or None) or ``diverged`` says why training
+    stopped, and ``epochs_done`` how many epochs have run to the end (``first_epoch``
+    of them before this run, when it continues an earlier one).
     """
 
-    def __init__(self):
+    def __init__(self, signals, first_epoch=0):
         super().__init__()
-        self.interrupted = False
+        self.signals = signals
+        self.signum = None
         self.diverged = False
-        self.epochs_done = 0
+        self.first_epoch = self.epochs_done = first_epoch
         self._cut_short = False
-        self._previous_handler = None
 
-    def __enter__(self):
-        self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
-        return self
-
-    def __exit__(self, *exc_info):
-        signal.signal(signal.SIGINT, self._previous_handler)
-        return False
-
-    def _on_sigint(self, signum, frame):
-        if self.interrupted:
-            raise KeyboardInterrupt
-        self.interrupted = True
-        print("\n[INFO] Ctrl-C: stopping after this batch (press Ctrl-C again to quit at once)",
-              flush=True)
+    @property
+    def interrupted(self):
+        return self.signum is not None
 
     @property
     def stopped(self):
         return self.interrupted or self.diverged
 
     def stop(self):
-        """End the epoch after the current batch, as Ctrl-C does: a stop decided elsewhere."""
-        if not self.stopped:
-            self.interrupted = True
+        """End the epoch after the current batch, as Ctrl-C does: a stop decided elsewhere
+        (another worker's Ctrl-C)."""
+        self.signum = self.signum or signal.SIGINT
         self._cut_short = True
+
+    def _signalled(self):
+        if self.signum is None and self.signals.signum is not None:
+            self.signum = self.signals.signum
+        return self.interrupted
 
     def on_epoch_begin(self, epoch, logs=None):
         self._cut_short = False
@@ -57,10 +52,17 @@ class TrainingGuard(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.diverged = True
-        if self.stopped:
+        if self._signalled() or self.diverged:
             self.model.stop_training = True
             self._cut_short = True
+
+    @property
+    def cut_short(self):
+        """Whether the epoch that just ended was stopped before its last batch."""
+        return self._cut_short
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._cut_short:
             self.epochs_done = epoch + 1
+        if self._signalled():  # during validation: this epoch is whole, the next not begun
+            self.model.stop_training = True

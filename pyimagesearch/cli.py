@@ -46,6 +46,7 @@ positive_float = checked(as_float, lambda x: math.isfinite(x) and x > 0,
 non_negative_float = checked(as_float, lambda x: math.isfinite(x) and x >= 0,
                              "zero or a positive finite number")
 probability = checked(as_float, lambda x: 0 <= x <= 1, "a number from 0 to 1")
+seed = checked(as_int, lambda n: 0 <= n < 2**32, f"a whole number from 0 to {2**32 - 1}")
 
 
 def keras_path(text):
@@ -96,9 +97,12 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="train on the first N training images only (the test set stays "
                              "whole; default: all)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed, default=None,
                         help="make the run reproducible: same history, same montage "
                              "(default: a different run each time)")
+    parser.add_argument("--restart", action="store_true",
+                        help="train from the first epoch even where an interrupted run with the "
+                             "same settings left a backup to continue from (it is replaced)")
     parser.add_argument("--no-display", action="store_true",
                         help="do not open a window for the montage (it is saved to montage.png anyway)")
     parser.add_argument("--mixed-precision", action="store_true",
@@ -143,6 +147,9 @@ def check_inputs(args):
     Returns where the model will be saved."""
     model_path = args.model or args.output / "fashion_mnist.keras"
     check_writable_folder(args.output, "output folder")
+    if model_path.is_dir():
+        raise UserError(f"{model_path} is a folder, so the model cannot be saved there; pass "
+                        f"--model with a file name ending in .keras")
     if args.load is None:
         check_writable_folder(model_path.parent, "model folder")
         if args.swa >= args.epochs:
@@ -153,6 +160,14 @@ def check_inputs(args):
     elif not args.load.is_file():
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
     return model_path
+
+
+def training_settings(args):
+    """The flags that make a run's training what it is: a backup is continued only by a
+    run with the same ones."""
+    names = ["epochs", "batch_size", "lr", "schedule", "weight_decay", "label_smoothing", "swa",
+             "augment", "max_shift", "erase_rate", "limit", "seed", "mixed_precision"]
+    return {name: getattr(args, name) for name in names}
 
 
 def plural(count, noun):

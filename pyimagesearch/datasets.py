@@ -7,6 +7,7 @@ only then falls back to the download.
 """
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -64,7 +65,7 @@ def read_idx(path):
     if len(raw) < header:
         raise DatasetError(f"{path} is truncated: its header is incomplete")
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)  # Python ints: no overflow past 2**63
     if len(raw) != expected:
         raise DatasetError(
             f"{path} should hold {expected:,} bytes for shape {shape} but holds {len(raw):,}"
@@ -130,6 +131,9 @@ def load_fashion_mnist(dataset_dir=None, download=True):
     Returns the arrays and a description of where they came from.
     """
     for folder, explicit in candidate_dirs(dataset_dir):
+        if explicit and folder.is_file():
+            raise DatasetError(f"the dataset folder {folder} is a file, not a folder; pass the "
+                               f"folder that holds the four files instead")
         if explicit and not folder.is_dir():
             raise DatasetError(f"the dataset folder {folder} does not exist; {INSTALL_HINT}")
         has_any = folder.is_dir() and any(_find_file(folder, name) for name in FILES.values())

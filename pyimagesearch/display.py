@@ -27,14 +27,15 @@ def why_no_window():
     return None if opened else f"OpenCV could not open a window on display {name}"
 
 
-def show_until_key(title, image):
-    """Show ``image`` in a window until a key is pressed or the window is closed; False if
-    this OpenCV cannot open windows at all (opencv-python-headless)."""
+def show_until_key(title, image, stop=None):
+    """Show ``image`` in a window until a key is pressed, the window is closed or
+    ``stop`` (an object with a ``signum``, such as :func:`interrupts.deferred` yields)
+    has one; False if this OpenCV cannot open windows at all (opencv-python-headless)."""
     try:
         with native_stderr_muted():  # Qt's complaints about missing fonts
             cv2.imshow(title, image)
             while cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) >= 1:
-                if cv2.waitKey(100) != -1:
+                if cv2.waitKey(100) != -1 or getattr(stop, "signum", None) is not None:
                     break
             cv2.destroyAllWindows()
     except cv2.error:
@@ -42,10 +43,10 @@ def show_until_key(title, image):
     return True
 
 
-def show(title, image):
-    """Show ``image`` until a key is pressed, where a window can open; otherwise return
-    why it could not (a sentence fragment), else None."""
+def show(title, image, stop=None):
+    """Show ``image`` until a key is pressed (see :func:`show_until_key`), where a window
+    can open; otherwise return why it could not (a sentence fragment), else None."""
     reason = why_no_window()
-    if reason is None and not show_until_key(title, image):
+    if reason is None and not show_until_key(title, image, stop):
         reason = "this OpenCV has no window support (opencv-python-headless?)"
     return reason

@@ -37,7 +37,7 @@ def fit_across_workers(model, make_shard, test_data, epochs, guard):
     the same number on each: a step trains on one batch from every worker, with their
     gradients summed. After each epoch, batch norm's running statistics, which each worker
     updates from its own batches, are averaged over the workers, and every worker evaluates
-    ``test_data`` on its own, as ``fit`` does with ``validation_data``. ``guard`` (an entered
+    ``test_data`` on its own, as ``fit`` does with ``validation_data``. ``guard`` (a
     :class:`TrainingGuard`) ends training as it ends ``fit``; when it stops one worker (Ctrl-C
     there), every worker stops after the same step.
     Returns the history, as ``fit``'s ``History.history``.

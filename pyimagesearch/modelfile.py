@@ -1,4 +1,8 @@
-"""The trained model on disk: saved whole or not at all, and checked when loaded."""
+"""The trained model on disk: saved whole or not at all, somewhere if not where asked,
+and checked when loaded."""
+
+import zipfile
+from pathlib import Path
 
 import keras
 
@@ -12,9 +16,40 @@ def save_model(model, path):
         model.save(temporary)
 
 
+def file_size(model):
+    """About how many bytes ``model`` takes as a .keras file: its weights and, for the
+    optimizer, as many again (SGD's momentum), plus a little for the rest."""
+    return model.count_params() * 4 * 2 + 500_000
+
+
+def save_model_somewhere(model, path):
+    """Save ``model`` at ``path``, or, if that fails (a full disk, a lost drive), in the
+    current folder or the home folder instead. Returns where it was saved (None if
+    nowhere) and, if not at ``path``, a sentence that says so."""
+    try:
+        save_model(model, path)
+        return path, None
+    except OSError as error:
+        reason = error.strerror or str(error)
+    for folder in dict.fromkeys([Path.cwd(), Path.home()]):
+        rescue = folder / f"{path.stem}-rescued{path.suffix}"
+        if rescue.resolve() == Path(path).resolve():
+            continue
+        try:
+            save_model(model, rescue)
+            return rescue, (f"could not write the model to {path} ({reason}); it was saved to "
+                            f"{rescue} instead")
+        except OSError:
+            continue
+    return None, f"could not write the model to {path} or anywhere else ({reason})"
+
+
 def load_model(path, image_shape=(28, 28), classes=10):
     """Load a model saved by an earlier run and check that it takes grayscale images of
     ``image_shape`` and gives ``classes`` probabilities."""
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not a Keras model file (a .keras file is a zip archive); "
+                        f"pass a .keras file saved by fashion_mnist.py")
     try:
         model = keras.models.load_model(path)
     except Exception as error:

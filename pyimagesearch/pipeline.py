@@ -8,24 +8,33 @@ import tensorflow as tf
 NUM_CLASSES = 10
 
 
-def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=False,
-                 max_shift=2, erase_rate=0.5):
+def make_dataset(images, labels, batch_size, shuffle=False, seed=None, epochs=None,
+                 augment=None):
     """A ``tf.data`` pipeline of (float images in [0, 1], one-hot labels) batches.
 
-    ``images`` stay uint8 in memory, a quarter of a float32 copy, and are not
-    copied into TensorFlow either: each batch is gathered from the NumPy array,
-    then scaled and one-hot encoded on the fly while the previous batch trains.
-    ``images`` are (n, 28, 28), or already carry their channel axis. With
-    ``shuffle``, the order changes every epoch, as ``model.fit`` on arrays does.
-    With ``augment``, every batch goes through :func:`augment_batch` (with
-    ``max_shift`` and ``erase_rate``) with fresh random draws each epoch; ``seed``
-    fixes both the order and the draws.
+    ``images`` stay uint8 in memory, a quarter of a float32 copy, and are not copied
+    into TensorFlow either: each batch is gathered from the NumPy array, then scaled
+    and one-hot encoded on the fly while the previous batch trains. ``images`` are
+    (n, 28, 28), or already carry their channel axis.
+
+    ``epochs``, a range of epoch numbers, makes the dataset hold those epochs one
+    after the other, each in its own order and with its own augmentation, both drawn
+    from (``seed``, epoch) alone: a run resumed at epoch k gets the batches of a run
+    that never stopped. Without it the dataset is one epoch, in a new order (and with
+    new augmentation) each time it is iterated, as ``model.fit`` on arrays shuffles.
+    ``augment`` is None, or a function of (a batch of images, a key of two integers
+    unique to the batch), such as :func:`augment_batch`, applied to every batch.
     """
-    channels_first = keras.backend.image_data_format() == "channels_first"
     if images.ndim == 3:
+        channels_first = keras.backend.image_data_format() == "channels_first"
         images = np.expand_dims(images, 1 if channels_first else -1)  # a view, not a copy
     labels = np.asarray(labels, dtype=np.uint8)
     image_shape = (None, *images.shape[1:])
+    count = len(images)
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**32))
+    fold_in = tf.random.experimental.stateless_fold_in
+    base_key = tf.constant([seed, 0], tf.int64)
 
     def gather(index):
         return images[index], labels[index]
@@ -34,34 +43,46 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, augment=F
         x, y = tf.numpy_function(gather, [index], (tf.uint8, tf.uint8), stateful=False)
         x = tf.cast(tf.ensure_shape(x, image_shape), tf.float32) / 255.0
         if key is not None:
-            x = augment_batch(x, key, channels_first, max_shift=max_shift,
-                              erase_rate=erase_rate)
+            x = augment(x, key)
         y = tf.one_hot(tf.ensure_shape(y, (None,)), NUM_CLASSES)
         return x, y
 
-    count = len(images)
-    dataset = tf.data.Dataset.range(count)
-    if shuffle:
-        dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if augment:
-        # one random key per batch, new ones every epoch; the augmentation itself is
-        # stateless, so its result does not depend on how the batches are scheduled
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip(dataset, keys.batch(2))
+    def one_epoch(epoch_key):
+        order = tf.range(count, dtype=tf.int64)
+        if shuffle:
+            draws = tf.random.stateless_uniform([count], fold_in(epoch_key, 0))
+            order = tf.cast(tf.argsort(draws, stable=True), tf.int64)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        if augment is None:
+            return batches
+        # the augmentation is stateless: its result does not depend on how the
+        # batches are scheduled, only on the batch's key
+        return batches.enumerate().map(lambda i, index: (index, fold_in(epoch_key, i + 1)))
+
+    if epochs is None:
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        epoch_keys = draws.map(lambda draw: fold_in(base_key, draw))
+    else:
+        numbers = tf.data.Dataset.from_tensor_slices(np.asarray(list(epochs), np.int64))
+        epoch_keys = numbers.map(lambda epoch: fold_in(base_key, epoch))
+    batches_per_epoch = -(-count // batch_size)
+    dataset = epoch_keys.flat_map(one_epoch).apply(tf.data.experimental.assert_cardinality(
+        batches_per_epoch * (1 if epochs is None else len(epochs))))  # for Keras's progress bar
     return (dataset.map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
 
 
-def augment_batch(images, key, channels_first=False, max_shift=2, erase_size=10, erase_rate=0.5):
+def augment_batch(images, key, max_shift=2, erase_size=10, erase_rate=0.5):
     """Randomly flip, shift and erase a batch of images in [0, 1], each image on its own.
 
     Each image is mirrored left-right with probability 1/2, moved by up to
     ``max_shift`` pixels in each direction (the border fills with black, the
     background of Fashion-MNIST), and, with probability ``erase_rate``, a square of
     ``erase_size`` pixels centred anywhere on it is blacked out (cutout / random
-    erasing). ``key`` is two integers; the same key gives the same result.
+    erasing). ``key`` is two integers; the same key gives the same result. The images
+    are channels first or last as ``keras.backend.image_data_format()`` says.
     """
+    channels_first = keras.backend.image_data_format() == "channels_first"
     if channels_first:
         images = tf.transpose(images, [0, 2, 3, 1])
     seeds = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 4)

@@ -7,12 +7,16 @@ Nothing here imports TensorFlow at module level: its settings must come first.
 import contextlib
 import os
 import platform
+import shutil
+import signal
 import sys
 import tempfile
+from pathlib import Path
 
+from pyimagesearch import interrupts
 from pyimagesearch.memory import limit_malloc_arenas
 
-EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
+TEMP_PREFIX = "fashion_mnist-"  # the private temporary folder: fashion_mnist-PID-XXXXXXXX
 
 
 @contextlib.contextmanager
@@ -54,6 +58,7 @@ def tensorflow_start():
     """Wrap the ``import keras`` of a program: malloc's arenas limited (before
     TensorFlow's threads start), oneDNN asked for, TensorFlow's start-up notices and
     device probing muted, and Ctrl-C during the slow import a clean exit."""
+    open_standard_streams()
     limit_malloc_arenas()
     prefer_onednn()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -66,13 +71,111 @@ def tensorflow_start():
     except KeyboardInterrupt:
         print("\n[INFO] interrupted while starting TensorFlow: nothing was done",
               file=sys.stderr)
-        exit_at_once(EXIT_INTERRUPTED)
+        exit_at_once(interrupts.exit_code(signal.SIGINT))
+
+
+def open_standard_streams():
+    """Point a closed standard output or error (``2>&-``) at the null device, so that
+    files opened later cannot take its number and receive what is written to it, and
+    give Python a stream for it (it has None)."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)  # the lowest free number: ``fd`` itself
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "w", closefd=False))
+
+
+class SurvivingStream:
+    """A text stream whose writes never raise. When its reader is gone (``| head``
+    has exited, ``less`` was quit, the terminal was closed), what is written is
+    dropped and the program goes on; the file descriptor is pointed at the null
+    device, so that nothing else fails on it either (Python's own flush at exit)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.lost = False
+
+    def write(self, text):
+        if not self.lost:
+            try:
+                return self.stream.write(text)
+            except (OSError, ValueError):
+                self._lose()
+        return len(text)
+
+    def flush(self):
+        if not self.lost:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._lose()
+
+    def _lose(self):
+        self.lost = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ... as the stream has them
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def run_safely():
+    """Around a program's run: stop signals (Ctrl-C, SIGTERM, SIGHUP) raise
+    :class:`~pyimagesearch.interrupts.Interrupted`; output to a reader that is gone
+    is dropped instead of ending the run; temporary files (TensorFlow's autograph
+    writes some) go to a private folder, removed however the run ends, Ctrl-C
+    included (a kill -9 leaves it, and the next run removes it)."""
+    interrupts.install()
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (SurvivingStream(stream or open(os.devnull, "w"))  # closed: None
+                              for stream in streams)
+    system_temp = Path(tempfile.gettempdir())
+    remove_stale_temp_folders(system_temp)
+    private = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=system_temp)
+    tempfile.tempdir = private
+    try:
+        yield
+    finally:
+        tempfile.tempdir = None
+        shutil.rmtree(private, ignore_errors=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+
+
+def remove_stale_temp_folders(folder):
+    """Remove the private temporary folders of runs that were killed (their process is
+    gone). Only where a process can be asked whether it lives without harming it."""
+    if os.name != "posix":
+        return
+    for stale in Path(folder).glob(f"{TEMP_PREFIX}*-*"):
+        pid = stale.name[len(TEMP_PREFIX):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, as another user's
+        return True
+    return True
 
 
 def leave(code):
-    """End the program with ``code``: at once after an interruption (see
+    """End the program with ``code``: at once after a stop signal (see
     :func:`exit_at_once`), through the normal shutdown otherwise."""
-    if code == EXIT_INTERRUPTED:
+    if code > 128:
         exit_at_once(code)
     sys.exit(code)
 

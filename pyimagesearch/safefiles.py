@@ -3,12 +3,24 @@ where a good one was, and checking folders before hours of training depend on th
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import cv2
 
 from pyimagesearch.errors import UserError
+
+
+def _umask():
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+# the mode a new file gets from the umask (0644 under the usual 022); mkstemp's
+# temporary files are 0600 whatever the umask, so each gets this before it replaces a file
+FILE_MODE = 0o666 & ~_umask()
 
 
 def check_writable_folder(folder, what):
@@ -36,19 +48,50 @@ def create_writable_folder(folder, what):
                         f"choose another path") from None
 
 
+def check_free_space(folder, needed, what):
+    """Raise ``UserError`` unless the disk holding ``folder`` has ``needed`` bytes free."""
+    folder = Path(folder).absolute()
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise UserError(f"only {free / 1e6:.1f} MB are free in {folder}, and the {what} needs "
+                        f"about {needed / 1e6:.0f} MB; free some space or choose another folder")
+
+
+def temporary_name(path):
+    """The pattern of the temporary files :func:`replaced_atomically` makes for ``path``."""
+    return f".{path.stem}-????????{path.suffix}"
+
+
 @contextlib.contextmanager
 def replaced_atomically(path):
     """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step,
-    so a crash or a full disk never leaves a half-written file where a good one was."""
+    so a crash or a full disk never leaves a half-written file where a good one was.
+    The new file gets the mode the umask gives, as a file written in place would."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def remove_stale_temporaries(paths):
+    """Delete what :func:`replaced_atomically` left beside each of ``paths`` when a run
+    was killed mid-write. Returns the files removed."""
+    removed = []
+    for path in map(Path, paths):
+        if path.parent.is_dir():
+            for stale in path.parent.glob(temporary_name(path)):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+                    removed.append(stale)
+    return removed
 
 
 def save_figure(figure, path):
@@ -60,5 +103,9 @@ def save_figure(figure, path):
 def save_image(image, path):
     """Save an OpenCV image as a PNG at ``path``, atomically."""
     with replaced_atomically(path) as temporary:
-        if not cv2.imwrite(str(temporary), image):
-            raise UserError(f"could not write {path}; check the free disk space")
+        try:
+            written = cv2.imwrite(str(temporary), image)
+        except cv2.error:
+            written = False
+        if not written:
+            raise UserError("OpenCV could not write it; check the free disk space")

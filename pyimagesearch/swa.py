@@ -15,11 +15,10 @@ class WeightAverage(keras.callbacks.Callback):
     mean: follow with :func:`recompute_batch_norm`.
     """
 
-    def __init__(self, first_epoch):
+    def __init__(self, first_epoch, state=None):
         super().__init__()
         self.first_epoch = first_epoch
-        self.count = 0
-        self._sums = None
+        self._sums, self.count = state or (None, 0)  # ``state``: from :meth:`get_state`
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.first_epoch:
@@ -28,6 +27,10 @@ class WeightAverage(keras.callbacks.Callback):
         self._sums = weights if self._sums is None else [
             total + w for total, w in zip(self._sums, weights)]
         self.count += 1
+
+    def get_state(self):
+        """The running sums and their count, for a backup."""
+        return self._sums, self.count
 
     def apply(self):
         """Set the model's trainable weights to their mean. Returns how many epochs it holds."""

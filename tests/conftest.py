@@ -81,3 +81,22 @@ def assert_clean_failure(result, *phrases):
     message = result.stderr.strip().splitlines()[-1]
     for phrase in phrases:
         assert phrase in message, message
+
+
+def start_training(tmp_path, epochs=20, flags=(), wait_for="Epoch 2/", n_train=3000, env=None):
+    """Start a real training run on ``n_train`` fake images in the background, writing into
+    tmp_path/out, and wait until its output shows ``wait_for`` (by default: the first
+    epoch has finished). Returns the process; what it printed so far is ``process.seen``."""
+    data = tmp_path / "data"
+    if not data.exists():
+        write_dataset(data, n_train=n_train)
+    process = subprocess.Popen([sys.executable, "-u", str(SCRIPT), "--dataset-dir", str(data),
+                                "--epochs", str(epochs), "--output", str(tmp_path / "out"), *flags],
+                               cwd=tmp_path, env=user_env(env), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.seen = ""
+    while wait_for not in process.seen:
+        chunk = process.stdout.read(1)
+        assert chunk, f"the run ended early: {process.stderr.read()}"
+        process.seen += chunk
+    return process

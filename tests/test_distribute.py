@@ -19,6 +19,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import fashion_mnist as fm
+from pyimagesearch import interrupts
 from pyimagesearch.cli import parse_args
 from pyimagesearch.datasets import load_fashion_mnist
 from pyimagesearch.distribute import choose_strategy
@@ -26,9 +27,11 @@ from pyimagesearch.pipeline import make_dataset
 
 ((trainX, trainY), (testX, testY)), _ = load_fashion_mnist(sys.argv[1])
 strategy = choose_strategy(True)
-args = parse_args(["--epochs", "1", "--seed", "1"])
+args = parse_args(["--epochs", "1", "--seed", "1", "--distribute"])
 model = fm.build_model(args, strategy, steps_per_epoch=4)
-history, guard = fm.train(model, args, trainX, trainY, make_dataset(testX, testY, fm.EVAL_BS))
+with interrupts.deferred() as signals:
+    history, guard = fm.train(model, args, trainX, trainY,
+                              make_dataset(testX, testY, fm.EVAL_BS), None, signals)
 kernel = model.layers[0].kernel  # a MirroredVariable: one copy per device
 copies = [v.numpy() for v in kernel.value.values]
 print(json.dumps({

@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 
 import fashion_mnist
-from conftest import (REAL_DATA, SCRIPT, assert_clean_failure, run_script, user_env,
-                      write_dataset)
+from conftest import (REAL_DATA, SCRIPT, assert_clean_failure, run_script, start_training,
+                      user_env, write_dataset)
 from pyimagesearch import cli
 from pyimagesearch.datasets import LABEL_NAMES
 from pyimagesearch.pipeline import make_dataset
@@ -134,23 +134,6 @@ def test_same_seed_same_run(tmp_path, tiny_data):
     assert all(np.array_equal(x, y) for x, y in zip(weights_a, weights_b))
 
 
-def start_training(tmp_path, epochs=20, flags=()):
-    """Start a real training run in the background and wait until its second epoch begins."""
-    data = tmp_path / "data"
-    write_dataset(data, n_train=3000)
-    env = user_env()
-    process = subprocess.Popen([sys.executable, "-u", str(SCRIPT), "--dataset-dir", str(data),
-                                "--epochs", str(epochs), "--output", str(tmp_path / "out"), *flags],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    seen = ""
-    while f"Epoch 2/{epochs}" not in seen:  # one whole epoch has finished
-        chunk = process.stdout.read(1)
-        assert chunk, f"the run ended early: {process.stderr.read()}"
-        seen += chunk
-    return process
-
-
 @pytest.mark.parametrize("flags", [(), ("--swa", "19", "--schedule", "cosine")])
 def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path, flags):
     # with --swa 19, Ctrl-C comes in the first averaged epoch
@@ -185,8 +168,9 @@ def test_only_training_batches_are_augmented(tmp_path, tiny_data, monkeypatch):
     calls, settings = [], []
 
     def spy(images, labels, batch_size, **options):
-        calls.append((len(images), options.get("augment", False)))
-        settings.append((options.get("max_shift"), options.get("erase_rate")))
+        augment = options.get("augment")
+        calls.append((len(images), augment is not None))
+        settings.append(augment and (augment.keywords["max_shift"], augment.keywords["erase_rate"]))
         return make_dataset(images, labels, batch_size, **options)
 
     monkeypatch.setattr(fashion_mnist, "make_dataset", spy)

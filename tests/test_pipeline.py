@@ -57,7 +57,7 @@ def test_augmentation_changes_training_images_only_when_asked():
     (trainX, trainY), _ = fake_fashion_mnist(n_train=96, n_test=10)
     plain = images_of(make_dataset(trainX, trainY, 32))
     np.testing.assert_array_equal(plain[..., 0], trainX / np.float32(255))
-    changed = images_of(make_dataset(trainX, trainY, 32, augment=True, seed=1))
+    changed = images_of(make_dataset(trainX, trainY, 32, augment=augment_batch, seed=1))
     assert changed.shape == plain.shape and changed.dtype == np.float32
     assert 0.0 <= changed.min() and changed.max() <= 1.0
     differs = [not np.array_equal(a, b) for a, b in zip(changed, plain)]
@@ -68,7 +68,7 @@ def test_augmentation_is_reproducible_with_a_seed_and_new_every_epoch():
     (trainX, trainY), _ = fake_fashion_mnist(n_train=64, n_test=10)
 
     def two_epochs(seed):
-        data = make_dataset(trainX, trainY, 32, shuffle=True, seed=seed, augment=True)
+        data = make_dataset(trainX, trainY, 32, shuffle=True, seed=seed, augment=augment_batch)
         return images_of(data), images_of(data)
 
     first, second = two_epochs(7)
@@ -96,3 +96,23 @@ def test_pipeline_reshuffles_every_epoch():
     data = make_dataset(trainX, trainY, 200, shuffle=True, seed=3)
     first, second = [next(iter(data))[1].numpy().argmax(axis=1) for _ in range(2)]
     assert sorted(first) == sorted(trainY) and not np.array_equal(first, second)
+
+
+def test_epochs_are_drawn_from_the_seed_and_their_number_alone():
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=64, n_test=10)
+
+    def epochs(numbers):
+        data = make_dataset(trainX, trainY, 16, shuffle=True, seed=5, epochs=numbers,
+                            augment=augment_batch)
+        return images_of(data), np.concatenate([y.numpy().argmax(1) for _, y in data])
+
+    images, labels = epochs(range(3))
+    assert len(images) == 3 * 64  # three epochs, one after the other
+    for epoch in range(3):
+        part = slice(64 * epoch, 64 * (epoch + 1))
+        assert sorted(labels[part]) == sorted(trainY)  # each a whole, reshuffled epoch
+    # a run resumed at epoch 2 gets the very batches of a run that never stopped
+    resumed_images, resumed_labels = epochs(range(2, 3))
+    np.testing.assert_array_equal(resumed_images, images[128:])
+    np.testing.assert_array_equal(resumed_labels, labels[128:])
+    assert not np.array_equal(labels[:64], labels[64:128])

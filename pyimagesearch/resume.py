@@ -1,0 +1,155 @@
+"""A backup of a training run, written after every epoch, from which a killed run
+continues: the same command, run again, picks up after the last finished epoch.
+
+Keras's ``BackupAndRestore`` callback is the model for this, but it does not fit here:
+it writes the weights and its epoch counter as two files, in place, so a kill between
+or during the two writes leaves a backup that is torn or does not match its counter;
+and it keeps neither the training history nor the state of weight averaging. This
+backup is one file (NumPy's ``.npz``) written beside its final name and renamed over it,
+so a kill at any instant leaves either the previous backup or the new one, whole. It
+holds every variable of the model (weights, batch norm's statistics, and the state of
+the dropout layers' random generators), every variable of the optimizer (momentum, the
+update count the learning-rate schedule follows), the history, the seed of the input
+pipeline, and weight averaging's running sums.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from pyimagesearch.errors import UserError
+from pyimagesearch.safefiles import replaced_atomically
+
+
+class State:
+    """What a backup holds: ``epoch`` (epochs finished), ``history`` (as ``History.history``),
+    ``data_seed``, ``swa`` (weight averaging's sums and count, or None), the run's
+    ``settings``, and, once loaded, the variables' values as ``arrays``."""
+
+    def __init__(self, epoch, history, data_seed, swa, settings, arrays=None):
+        self.epoch, self.history, self.data_seed = epoch, history, data_seed
+        self.swa, self.settings, self.arrays = swa, settings, arrays
+
+
+class Backup(keras.callbacks.Callback):
+    """Writes the backup at ``path`` (None: none) after every epoch that ran to its end,
+    as ``guard`` (a :class:`~pyimagesearch.callbacks.TrainingGuard` listed before it) says.
+
+    ``state`` is what the run started from (a fresh run: epoch 0, an empty history).
+    ``averager`` (a :class:`~pyimagesearch.swa.WeightAverage`, or None) is saved with it.
+    ``history`` is the whole run's, earlier runs' epochs included. A backup that cannot
+    be written (a full disk) is said once; training goes on.
+    """
+
+    def __init__(self, path, state, guard, averager=None):
+        super().__init__()
+        self.path, self.state, self.guard, self.averager = path, state, guard, averager
+        self.history = {name: list(values) for name, values in state.history.items()}
+        self.failed = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard.epochs_done != epoch + 1:  # cut short: its weights are mid-epoch
+            return
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
+        self.state.epoch, self.state.history = epoch + 1, self.history
+        if self.path is None:  # history only: this run keeps no backup
+            return
+        if self.averager is not None:
+            self.state.swa = self.averager.get_state()
+        try:
+            save(self.path, self.model, self.state)
+        except OSError as error:
+            if self.failed is None:
+                print(f"\n[WARNING] could not write the backup {self.path} ({error.strerror or error}); "
+                      f"training goes on, but a killed run could not continue from here",
+                      flush=True)
+            self.failed = error
+
+
+def save(path, model, state):
+    """Write ``model``'s and its optimizer's variables and ``state`` to ``path`` atomically."""
+    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer_{i}": np.asarray(v)
+                   for i, v in enumerate(model.optimizer.variables)})
+    swa_count = 0
+    if state.swa is not None:
+        sums, swa_count = state.swa
+        arrays.update({f"swa_{i}": total for i, total in enumerate(sums or [])})
+    meta = {"epoch": state.epoch, "history": state.history, "data_seed": state.data_seed,
+            "settings": state.settings, "swa_count": swa_count}
+    arrays["meta"] = np.array(json.dumps(meta))
+    with replaced_atomically(path) as temporary, open(temporary, "wb") as file:
+        np.savez(file, **arrays)
+        file.flush()
+        _sync(file)
+
+
+def _sync(file):
+    """Make the bytes durable before the rename makes them the backup (a power cut)."""
+    try:
+        os.fsync(file.fileno())
+    except OSError:  # a file system that cannot sync; the rename still keeps it whole
+        pass
+
+
+def start(model, path, settings, seed=None):
+    """The :class:`State` to train from: the backup's at ``path``, its variables put into
+    ``model``, when it is the backup of a run with the same ``settings``; else (or with
+    ``path`` None) the first epoch's, whose input pipeline takes ``seed`` (or a random
+    one). Raises ``UserError`` for the backup of a run with other settings."""
+    state = None if path is None else load(path, settings)
+    if state is None:
+        seed = seed if seed is not None else int(np.random.default_rng().integers(2**32))
+        return State(0, {}, seed, None, settings)
+    restore(model, state)
+    return state
+
+
+def load(path, settings):
+    """The :class:`State` in the backup at ``path``, or None if there is none. Raises
+    ``UserError`` if it is the backup of a run with other ``settings`` or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"{path} is not a backup this program can read ({error}); delete it, "
+                        f"or add --restart to train from the first epoch") from None
+    changed = [f"{name} {meta['settings'].get(name)!r} then, {value!r} now"
+               for name, value in settings.items() if meta["settings"].get(name) != value]
+    if changed:
+        raise UserError(f"{path} is the backup of an interrupted run with other settings "
+                        f"({'; '.join(changed)}); run that command again to continue it, or "
+                        f"add --restart to train from the first epoch")
+    swa = None
+    if meta["swa_count"]:
+        sums = [arrays[f"swa_{i}"] for i in range(sum(n.startswith("swa_") for n in arrays))]
+        swa = (sums, meta["swa_count"])
+    return State(meta["epoch"], meta["history"], meta["data_seed"], swa, meta["settings"], arrays)
+
+
+def restore(model, state):
+    """Put the variables of ``state`` (from :func:`load`) into ``model`` and its optimizer."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    for prefix, variables in (("model", model.variables),
+                              ("optimizer", model.optimizer.variables)):
+        saved = [state.arrays[f"{prefix}_{i}"]
+                 for i in range(sum(n.startswith(prefix + "_") for n in state.arrays))]
+        if len(saved) != len(variables) or any(
+                a.shape != tuple(v.shape) for a, v in zip(saved, variables)):
+            raise UserError("the backup does not fit this model; add --restart to train from "
+                            "the first epoch")
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+    state.arrays = None  # the memory they held
+
+
+def remove(path):
+    """Delete the backup at ``path``, if there is one."""
+    path.unlink(missing_ok=True)
