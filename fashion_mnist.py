@@ -25,7 +25,7 @@ with runtime.tensorflow_start():  # quietly, and with oneDNN's kernels on any x8
 
 from sklearn.metrics import classification_report, confusion_matrix
 
-from pyimagesearch import cli, display, distribute, interrupts, plots, resume
+from pyimagesearch import cli, display, distribute, interrupts, photos, plots, resume
 from pyimagesearch.batchnorm import fuse_batch_norm
 from pyimagesearch.callbacks import TrainingGuard
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
@@ -33,12 +33,12 @@ from pyimagesearch.errors import UserError
 from pyimagesearch.memory import release_freed_memory
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.modelfile import file_size, load_model, save_model_somewhere
-from pyimagesearch.montage import pick_images, prediction_montage
+from pyimagesearch.montage import classified_sheet, pick_images, prediction_montage
 from pyimagesearch.pipeline import augment_batch, make_dataset
 from pyimagesearch.precision import choose_precision
 from pyimagesearch.resume import Backup
 from pyimagesearch.safefiles import (check_free_space, create_writable_folder,
-                                     remove_stale_temporaries, save_figure, save_image)
+                                     remove_stale_temporaries, save_figure, save_image, write_all)
 from pyimagesearch.schedules import keras2_decay, warmup_cosine
 from pyimagesearch.swa import WeightAverage, recompute_batch_norm
 
@@ -159,8 +159,8 @@ def train(model, args, trainX, trainY, testData, backup_path, signals):
 
 
 def predict(model, images, tta=False):
-    """The class predicted for each image. With ``tta``, the probabilities for each image
-    and for its left-right mirror image are averaged."""
+    """The probability of each class for each image. With ``tta``, the probabilities for
+    each image and for its left-right mirror image are averaged."""
     def probabilities(images):
         return model.predict(make_dataset(images, np.zeros(len(images), np.uint8), EVAL_BS),
                              verbose=0)
@@ -169,21 +169,45 @@ def predict(model, images, tta=False):
     if tta:
         channels_first = keras.backend.image_data_format() == "channels_first"
         width = 3 if channels_first and images.ndim == 4 else 2
-        scores = scores + probabilities(np.flip(images, axis=width))
-    return scores.argmax(axis=1)
+        scores = (scores + probabilities(np.flip(images, axis=width))) / 2
+    return scores
 
 
 def evaluate(model, testX, testY, tta=False):
     """Print the chapter's classification report and the confusion matrix; returns the
     predictions and the matrix (rows: true labels, columns: predictions)."""
     print("[INFO] evaluating network...")
-    preds = predict(model, testX, tta)
+    preds = predict(model, testX, tta).argmax(axis=1)
     print(classification_report(testY, preds, target_names=LABEL_NAMES, zero_division=0))
     matrix = confusion_matrix(testY, preds, labels=range(len(LABEL_NAMES)))
     print("[INFO] confusion matrix (rows: true label, columns: predicted label):")
     print(plots.format_matrix(matrix, LABEL_NAMES))
     print(f"[INFO] test accuracy: {np.mean(preds == testY):.4f}")
     return preds, matrix
+
+
+def classify(model, pictures, args, window):
+    """Your own pictures (from ``photos.prepare``): print the three likeliest labels of
+    each, write classified.png, and show it. Returns the files not written."""
+    paths, thumbnails, images = zip(*pictures)
+    scores = predict(model, add_channel_axis(np.stack(images)), args.tta)
+    for path, score in zip(paths, scores):
+        best = np.argsort(score)[::-1][:3]
+        print(f"[INFO] {path}: " + ", ".join(f"{LABEL_NAMES[k]} {score[k]:.2f}" for k in best))
+    sheet = classified_sheet(thumbnails, images, [LABEL_NAMES[k] for k in scores.argmax(1)])
+    path = args.output / "classified.png"
+    failed = write_all([("your pictures, as the network saw them,", path,
+                         lambda: save_image(sheet, path))])
+    show(sheet, path, args, window)
+    return failed
+
+
+def show(image, path, args, window):
+    """Show ``image`` (saved at ``path``) in a window until a key is pressed, as the chapter
+    does, unless --no-display; ``window``'s stop signal closes it too."""
+    reason = None if args.no_display else display.show(WINDOW_TITLE, image, window)
+    if reason:
+        print(f"[INFO] {reason}, so no window was opened; open {path} to see it")
 
 
 def make_montage(testX, testY, preds, seed):
@@ -212,7 +236,8 @@ def train_and_save(args, model, model_path, backup_path, data, signals):
     history, the guard that says how training ended, and a sentence for the user if it
     was not saved as asked; no history if nothing worth saving was trained (it diverged,
     or stopped within its first epoch)."""
-    print(f"[INFO] training model on {len(data[0]):,} images for {args.epochs} epochs...")
+    print(f"[INFO] training model on {len(data[0]):,} images for "
+          f"{cli.plural(args.epochs, 'epoch')}...")
     started = time.perf_counter()
     signals.message = "{signal}: stopping after this batch ({again} to quit at once)"
     signals.quit_note = lambda: "interrupted twice: stopped at once, nothing more was saved" + (
@@ -269,37 +294,27 @@ def write_results(args, model, H, testX, testY, stop):
                ("montage", montage_path, lambda: save_image(montage, montage_path))]
     if not (H and H["loss"]):  # a loaded model: no training to plot
         outputs.pop(0)
-    failed = []
-    for number, (what, path, write) in enumerate(outputs):
-        try:
-            write()
-            print(f"[INFO] {what} saved to {path}")
-        except (OSError, UserError) as error:
-            print(f"[WARNING] could not write {path} ({getattr(error, 'strerror', None) or error})",
-                  file=sys.stderr)
-            failed.append(path.name)
-        except interrupts.Interrupted as again:
-            unwritten = failed + [path.name for _, path, _ in outputs[number:]]
-            again.note = (f"interrupted twice: stopped at once; not written: {', '.join(unwritten)}"
-                          f" (any in {args.output} are from an earlier run)")
-            raise
+    failed = write_all(outputs)
 
     # show the montage until a key is pressed, as the chapter does
-    reason = None if args.no_display else display.show(WINDOW_TITLE, montage, stop)
-    if reason:
-        print(f"[INFO] {reason}, so no window was opened; open {montage_path} to see the montage")
+    show(montage, montage_path, args, stop)
     return failed
 
 
 def main(argv=None):
     args = cli.parse_args(argv, epochs=NUM_EPOCHS, lr=INIT_LR, batch_size=BS)
     model_path = cli.check_inputs(args)
+    print(f"[INFO] running with {runtime.versions()}")
+    pictures, problems = read_pictures(args.classify)
+    only_pictures = bool(pictures) and args.load is not None  # no Fashion-MNIST data needed
 
     # load the data, and reshape it to the backend's channel order
-    (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
+    if not only_pictures:
+        (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
     strategy = start_tensorflow(args)
-    trainX, testX = add_channel_axis(trainX), add_channel_axis(testX)
-    testData = make_dataset(testX, testY, EVAL_BS)  # scaled to [0, 1], labels one-hot
+    if not only_pictures:
+        trainX, testX = add_channel_axis(trainX), add_channel_axis(testX)
+        testData = make_dataset(testX, testY, EVAL_BS)  # scaled to [0, 1], labels one-hot
 
     if args.load is not None:
         print(f"[INFO] loading model {args.load}...")
@@ -313,25 +328,48 @@ def main(argv=None):
     # written; a second ends it at once
     first = "{signal}: writing the results first ({again} to quit at once)"
     with interrupts.deferred(first) as signals:
-        H, guard, problem = None, None, None
+        H, guard = None, None
         if args.load is None:
             H, guard, problem = train_and_save(args, model, model_path, backup_path,
                                                (trainX, trainY, testData), signals)
             if H is None:
                 return 1 if guard.diverged else interrupts.exit_code(guard.signum)
-        failed = write_results(args, model, H, testX, testY, signals)
-        if guard is not None and guard.interrupted:
-            print(f"[INFO] interrupted by {interrupts.describe(guard.signum)} after "
-                  f"{guard.epochs_done} of {args.epochs} epochs; the model and results above are "
-                  f"from where training stopped; run the same command again to continue",
-                  file=sys.stderr)
+            problems += [problem] if problem else []
+        failed = [] if only_pictures else write_results(args, model, H, testX, testY, signals)
+        if pictures:
+            failed += classify(model, pictures, args, signals)
         if failed:
-            problem = (f"{problem}; " if problem else "") + f"could not write {', '.join(failed)}"
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 1
-        signum = guard.signum if guard is not None and guard.interrupted else signals.signum
-        return interrupts.exit_code(signum) if signum else 0
+            problems.append(f"could not write {', '.join(failed)}")
+        return finish(args, guard, signals, problems)
+
+
+def read_pictures(paths):
+    """Your own pictures, read and converted before any training, so that a bad one is
+    named at once; returns those that can be classified, and a sentence for the run's end
+    if some cannot. A run where none can is refused."""
+    if not paths:
+        return [], []
+    pictures, problems = photos.prepare(paths)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not pictures:
+        raise UserError("none of the pictures given to --classify can be classified")
+    return pictures, ["some pictures could not be classified"] if problems else []
+
+
+def finish(args, guard, signals, problems):
+    """The run's last words: how training ended, and what went wrong; returns the exit code."""
+    interrupted = guard is not None and guard.interrupted
+    if interrupted:
+        print(f"[INFO] interrupted by {interrupts.describe(guard.signum)} after "
+              f"{guard.epochs_done} of {args.epochs} epochs; the model and results above are "
+              f"from where training stopped; run the same command again to continue",
+              file=sys.stderr)
+    if problems:
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
+        return 1
+    signum = guard.signum if interrupted else signals.signum
+    return interrupts.exit_code(signum) if signum else 0
 
 
 def run(argv=None):

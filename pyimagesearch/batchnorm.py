@@ -23,7 +23,8 @@ def fuse_batch_norm(model):
     if keras.backend.backend() != "tensorflow":
         return model
     for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization) and not layer.renorm:
+        renorm = getattr(layer, "renorm", False)  # Keras 3.0 has no batch renormalization
+        if isinstance(layer, keras.layers.BatchNormalization) and not renorm:
             layer.call = _training_call(layer, layer.call)
     return model
 

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from pyimagesearch.errors import UserError
+from pyimagesearch.runtime import versions
 from pyimagesearch.safefiles import check_writable_folder
 
 
@@ -77,6 +78,7 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
         description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by default).",
         formatter_class=HelpFormatter)
     parser.set_defaults(chapter={"epochs": epochs, "batch_size": batch_size, "lr": lr})
+    parser.add_argument("--version", action="version", version=f"%(prog)s with {versions()}")
     parser.add_argument("--epochs", type=positive_int, default=epochs,
                         help="epochs to train; with the chapter's schedule the learning-rate decay is "
                              "lr/epochs")
@@ -100,6 +102,10 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
     parser.add_argument("--seed", type=seed, default=None,
                         help="make the run reproducible: same history, same montage "
                              "(default: a different run each time)")
+    parser.add_argument("--classify", type=Path, nargs="+", metavar="PICTURE",
+                        help="classify pictures of your own (files, or folders of them) with the "
+                             "model just trained or --load-ed: the three likeliest labels of each, "
+                             "and classified.png")
     parser.add_argument("--restart", action="store_true",
                         help="train from the first epoch even where an interrupted run with the "
                              "same settings left a backup to continue from (it is replaced)")
@@ -159,6 +165,9 @@ def check_inputs(args):
             raise UserError("--swa works on one device only; leave out --distribute to use it")
     elif not args.load.is_file():
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
+    for picture in args.classify or []:
+        if not picture.exists():
+            raise UserError(f"{picture} does not exist; check the path given to --classify")
     return model_path
 
 

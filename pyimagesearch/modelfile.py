@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.safefiles import replaced_atomically
+from pyimagesearch.safefiles import failures_cleaned_up_quietly, replaced_atomically
 
 
 def save_model(model, path):
@@ -26,22 +26,25 @@ def save_model_somewhere(model, path):
     """Save ``model`` at ``path``, or, if that fails (a full disk, a lost drive), in the
     current folder or the home folder instead. Returns where it was saved (None if
     nowhere) and, if not at ``path``, a sentence that says so."""
-    try:
-        save_model(model, path)
+    reason = _try_to_save(model, path)
+    if reason is None:
         return path, None
-    except OSError as error:
-        reason = error.strerror or str(error)
     for folder in dict.fromkeys([Path.cwd(), Path.home()]):
         rescue = folder / f"{path.stem}-rescued{path.suffix}"
-        if rescue.resolve() == Path(path).resolve():
-            continue
-        try:
-            save_model(model, rescue)
+        if rescue.resolve() != Path(path).resolve() and _try_to_save(model, rescue) is None:
             return rescue, (f"could not write the model to {path} ({reason}); it was saved to "
                             f"{rescue} instead")
-        except OSError:
-            continue
     return None, f"could not write the model to {path} or anywhere else ({reason})"
+
+
+def _try_to_save(model, path):
+    """Save ``model`` at ``path``: None if that worked, else why not."""
+    with failures_cleaned_up_quietly():
+        try:
+            save_model(model, path)
+            return None
+        except OSError as error:
+            return error.strerror or str(error)
 
 
 def load_model(path, image_shape=(28, 28), classes=10):

@@ -6,16 +6,18 @@ from imutils import build_montages
 
 GREEN = (0, 255, 0)  # OpenCV colours are BGR
 RED = (0, 0, 255)
+YELLOW = (0, 255, 255)  # a prediction for a picture whose label nobody gave
 TILE = (96, 96)
 
 
 def annotate(image, label, correct):
     """Return a 96x96 BGR copy of a 28x28 grayscale uint8 ``image`` with ``label`` drawn on it,
-    green when the prediction is ``correct``, red when it is not."""
+    green when the prediction is ``correct``, red when it is not, yellow when it is None
+    (not known)."""
     image = cv2.merge([image] * 3)
     image = cv2.resize(image, TILE, interpolation=cv2.INTER_LINEAR)
-    cv2.putText(image, label, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.75,
-                GREEN if correct else RED, 2)
+    colour = YELLOW if correct is None else GREEN if correct else RED
+    cv2.putText(image, label, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.75, colour, 2)
     return image
 
 
@@ -33,3 +35,13 @@ def pick_images(count, total, seed=None):
     """Indices of ``count`` different random images of ``total``: the same ones for the
     same seed."""
     return np.random.default_rng(seed).choice(total, size=count, replace=False)
+
+
+def classified_sheet(pictures, images, labels):
+    """Each of ``pictures`` (96x96 BGR) beside the 28x28 image the network saw, labelled
+    with its prediction in the montage's style (yellow: nobody said what it is), one
+    picture a row."""
+    tiles = []
+    for picture, image, label in zip(pictures, images, labels):
+        tiles += [picture, annotate(image, label, correct=None)]
+    return build_montages(tiles, TILE, (2, len(pictures)))[0]

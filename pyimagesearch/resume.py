@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.safefiles import replaced_atomically
+from pyimagesearch.safefiles import failures_cleaned_up_quietly, replaced_atomically
 
 
 class State:
@@ -47,7 +47,7 @@ class Backup(keras.callbacks.Callback):
         super().__init__()
         self.path, self.state, self.guard, self.averager = path, state, guard, averager
         self.history = {name: list(values) for name, values in state.history.items()}
-        self.failed = None
+        self.failed = False
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard.epochs_done != epoch + 1:  # cut short: its weights are mid-epoch
@@ -59,14 +59,15 @@ class Backup(keras.callbacks.Callback):
             return
         if self.averager is not None:
             self.state.swa = self.averager.get_state()
-        try:
-            save(self.path, self.model, self.state)
-        except OSError as error:
-            if self.failed is None:
-                print(f"\n[WARNING] could not write the backup {self.path} ({error.strerror or error}); "
-                      f"training goes on, but a killed run could not continue from here",
-                      flush=True)
-            self.failed = error
+        with failures_cleaned_up_quietly():
+            try:
+                save(self.path, self.model, self.state)
+            except OSError as error:
+                if not self.failed:
+                    print(f"\n[WARNING] could not write the backup {self.path} "
+                          f"({error.strerror or error}); training goes on, but a killed run "
+                          f"could not continue from here", flush=True)
+                self.failed = True  # not the error: it would keep NumPy's zip file open
 
 
 def save(path, model, state):

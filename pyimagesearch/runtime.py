@@ -57,7 +57,8 @@ def prefer_onednn():
 def tensorflow_start():
     """Wrap the ``import keras`` of a program: malloc's arenas limited (before
     TensorFlow's threads start), oneDNN asked for, TensorFlow's start-up notices and
-    device probing muted, and Ctrl-C during the slow import a clean exit."""
+    device probing muted, Ctrl-C during the slow import a clean exit, and an OpenCV
+    that cannot load its system libraries one sentence that says what to install."""
     open_standard_streams()
     limit_malloc_arenas()
     prefer_onednn()
@@ -68,10 +69,26 @@ def tensorflow_start():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # device probing logs here, while muted
+        import cv2  # noqa: F401
     except KeyboardInterrupt:
         print("\n[INFO] interrupted while starting TensorFlow: nothing was done",
               file=sys.stderr)
         exit_at_once(interrupts.exit_code(signal.SIGINT))
+    except ImportError as error:
+        if "cv2" not in repr(error) and ".so" not in str(error):
+            raise
+        sys.exit(f"error: OpenCV cannot load ({error}); on Debian or Ubuntu run 'apt-get install "
+                 f"libgl1 libglib2.0-0', or, on a machine that never shows a window, "
+                 f"'pip install opencv-python-headless' in place of opencv-python")
+
+
+def versions():
+    """The versions this program runs with: "TensorFlow 2.21.0, Keras 3.15.1, Python 3.11.7"."""
+    import keras
+    import tensorflow as tf
+
+    return (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+            f"Python {platform.python_version()}")
 
 
 def open_standard_streams():

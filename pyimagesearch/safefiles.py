@@ -2,14 +2,17 @@
 where a good one was, and checking folders before hours of training depend on them."""
 
 import contextlib
+import gc
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import cv2
 
 from pyimagesearch.errors import UserError
+from pyimagesearch.interrupts import Interrupted
 
 
 def _umask():
@@ -94,6 +97,22 @@ def remove_stale_temporaries(paths):
     return removed
 
 
+@contextlib.contextmanager
+def failures_cleaned_up_quietly():
+    """Around a write that may fail half-way (a full disk): the failure can leave a zip file
+    open (Keras's model file, NumPy's .npz), which Python closes when it frees it; that
+    fails as well, and Python prints a traceback, noise about a failure already reported.
+    Put the ``try``/``except`` that handles the failure inside this block: what it held is
+    freed, quietly, before the block ends."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = hook
+
+
 def save_figure(figure, path):
     """Save a Matplotlib figure as a PNG at ``path``, atomically."""
     with replaced_atomically(path) as temporary:
@@ -109,3 +128,24 @@ def save_image(image, path):
             written = False
         if not written:
             raise UserError("OpenCV could not write it; check the free disk space")
+
+
+def write_all(files):
+    """Write ``files``, (what, path, function that writes it) triples, in turn, saying
+    each; one that cannot be written is said and skipped. Returns the names of those not
+    written. A stop signal (``Interrupted``) meanwhile is given a note that names them."""
+    failed = []
+    for number, (what, path, write) in enumerate(files):
+        try:
+            write()
+            print(f"[INFO] {what} saved to {path}")
+        except (OSError, UserError) as error:
+            reason = getattr(error, "strerror", None) or error
+            print(f"[WARNING] could not write {path} ({reason})", file=sys.stderr)
+            failed.append(path.name)
+        except Interrupted as stop:
+            unwritten = failed + [path.name for _, path, _ in files[number:]]
+            stop.note = (f"interrupted twice: stopped at once; not written: "
+                         f"{', '.join(unwritten)} (any there are from an earlier run)")
+            raise
+    return failed

@@ -100,3 +100,13 @@ def start_training(tmp_path, epochs=20, flags=(), wait_for="Epoch 2/", n_train=3
         assert chunk, f"the run ended early: {process.stderr.read()}"
         process.seen += chunk
     return process
+
+
+def wait_for_stderr(process, text):
+    """Read ``process``'s stderr until ``text`` appears (it has acknowledged a signal)."""
+    seen = ""
+    while text not in seen:
+        chunk = process.stderr.read(1)
+        assert chunk, f"the run ended before saying {text!r}: {seen}"
+        seen += chunk
+    return seen

@@ -124,3 +124,17 @@ def test_the_recipe_line_names_only_what_changed(flags, expected):
 def test_the_recipe_line_names_bfloat16_arithmetic():
     args = cli.parse_args(["--mixed-precision"])
     assert cli.describe_recipe(args, compute_dtype="bfloat16") == "bfloat16 arithmetic"
+
+
+def test_version_names_tensorflow_keras_and_python():
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    result = subprocess.run([sys.executable, str(SCRIPT), "--version"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0
+    assert result.stdout.strip() == (f"fashion_mnist.py with TensorFlow {tf.__version__}, "
+                                     f"Keras {keras.__version__}, "
+                                     f"Python {platform.python_version()}")

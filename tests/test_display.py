@@ -87,3 +87,34 @@ def test_a_display_without_a_server_is_named(tmp_path, tiny_data):
     assert result.returncode == 0, result.stderr
     assert "could not open a window on display :65000, so no window was opened" in result.stdout
     assert (tmp_path / "out" / "montage.png").is_file()
+
+
+@needs_xvfb
+def test_classified_pictures_are_shown_in_the_window_too(tmp_path, tiny_data, virtual_display):
+    import numpy as np
+
+    from photo import make_photo
+
+    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--output", tmp_path / "m",
+                         cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    picture = np.zeros((28, 28), np.uint8)
+    picture[:, 7:21] = 180
+    make_photo(picture, tmp_path / "mine.jpg", np.random.default_rng(0))
+    env = {**os.environ, "DISPLAY": virtual_display}
+    process = subprocess.Popen([sys.executable, str(SCRIPT), "--load",
+                                str(tmp_path / "m" / "fashion_mnist.keras"), "--classify",
+                                str(tmp_path / "mine.jpg"), "--output", str(tmp_path / "out")],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        window = find_window(virtual_display, "Fashion MNIST", process)
+        assert (tmp_path / "out" / "classified.png").is_file()
+        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "space"], env=env,
+                       check=True)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert f"[INFO] {tmp_path / 'mine.jpg'}: " in stdout

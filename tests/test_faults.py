@@ -10,14 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
 import pytest
 
 from conftest import (SCRIPT, assert_clean_failure, idx_bytes, run_script, start_training,
-                      user_env, write_dataset)
+                      user_env, wait_for_stderr, write_dataset)
 
 OUTPUTS = ["plot.png", "confusion.png", "montage.png", "fashion_mnist.keras"]
 
@@ -40,9 +39,10 @@ def test_sigterm_and_sighup_stop_after_the_batch_and_keep_everything(tmp_path, s
 def test_a_second_sigterm_quits_at_once_and_keeps_the_backup(tmp_path):
     process = start_training(tmp_path)
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.05)
+    seen = wait_for_stderr(process, "stopping after this batch")  # not two at once: one
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
+    stderr = seen + stderr
     assert process.returncode == 143 and "Traceback" not in stderr
     assert "interrupted twice: stopped at once" in stderr
     assert "run the same command again to continue" in stderr

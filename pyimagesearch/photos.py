@@ -1,0 +1,172 @@
+"""Your own pictures, made to look like Fashion-MNIST's images, so that the network can
+classify them.
+
+Fashion-MNIST's images were made from Zalando's product photos by the conversion of
+Xiao, Rasul and Vollgraf (2017, arXiv 1708.07747, section 2): trim the edges close to the
+colour of the corner pixels, resize the longest edge to 28, sharpen, pad the short edge to
+28 with the object centred, negate the intensities, and convert to 8-bit grayscale: a
+light object on a black background. :func:`to_fashion_mnist` follows those steps. Where
+the paper leaves a choice open, this module makes it so:
+
+- "close to the corner colour": the background's colour is the median of the four corner
+  pixels, and a pixel is background when none of its channels is further from it than
+  ``TOLERANCE`` of the full range; isolated pixels that differ (noise, JPEG artefacts)
+  do not stop the trimming;
+- resizing averages the pixels it merges (``INTER_AREA``); sharpening is an unsharp mask
+  of a Gaussian with sigma 1, at half strength;
+- negation is applied only when the background is lighter than the object (a dark
+  object photographed on a light background, as Zalando's were); a light object on a
+  darker background is kept as it is. Either way the background's own level is then
+  mapped to black, as the paper's pure white background became black;
+- transparency: transparent pixels are background; the picture is laid on white first,
+  as a product photo on a white background would be;
+- 16-bit and grayscale pictures are scaled to 8 bits first; a JPEG from a phone is turned
+  the right way up by its EXIF orientation.
+"""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pyimagesearch.errors import UserError
+
+TOLERANCE = 0.10  # of the full range, in every channel
+SIZE = 28
+PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def read_picture(path):
+    """The picture at ``path`` as OpenCV reads it (BGR, BGRA or gray; 8 or 16 bits), the
+    right way up. Raises ``UserError`` naming the file if it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} does not exist" if not path.exists() else
+                        f"{path} is not a file")
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is not None and (image.ndim == 2 or image.shape[2] != 4):
+        # without transparency: read again so OpenCV applies the EXIF orientation
+        # (IMREAD_UNCHANGED ignores it), keeping 16 bits
+        image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+    if image is None or image.size == 0:
+        raise UserError(f"{path} is not a picture OpenCV can read (JPEG, PNG, BMP, WebP, TIFF)")
+    return image
+
+
+def pictures_in(paths):
+    """The picture files ``paths`` name: files as they are, folders as the pictures in them
+    (by their suffix, in name order). Raises ``UserError`` for a folder with none."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir()
+                            if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
+            if not inside:
+                raise UserError(f"the folder {path} holds no pictures "
+                                f"({', '.join(sorted(PICTURE_SUFFIXES))})")
+            found.extend(inside)
+        else:
+            found.append(path)
+    return found
+
+
+def as_float(image):
+    """``image`` as float32 in [0, 1], BGR or gray, transparency laid on white."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255
+    elif image.dtype == np.uint16:
+        image = image.astype(np.float32) / 65535
+    else:
+        image = np.clip(image.astype(np.float32), 0, 1)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 4:
+        colour, alpha = image[:, :, :3], image[:, :, 3:]
+        image = colour * alpha + (1 - alpha)  # over white
+    if image.ndim not in (2, 3) or min(image.shape[:2]) == 0:
+        raise ValueError(f"not an image: shape {image.shape}")
+    return image
+
+
+def object_box(image):
+    """(top, bottom, left, right) of what differs from the corners' colour in ``image``
+    (float, gray or colour), or None if nothing does."""
+    corners = np.stack([image[0, 0], image[0, -1], image[-1, 0], image[-1, -1]])
+    background = np.median(corners, axis=0)
+    distance = np.abs(image - background)
+    if distance.ndim == 3:
+        distance = distance.max(axis=2)
+    differs = (distance > TOLERANCE).astype(np.uint8)
+    differs = cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    rows, cols = np.nonzero(differs.any(axis=1))[0], np.nonzero(differs.any(axis=0))[0]
+    if not len(rows):
+        return None
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def to_fashion_mnist(picture, name=None):
+    """A 28x28 uint8 image in Fashion-MNIST's style (a light object on black) from
+    ``picture``: a file name, or an image as OpenCV holds one (BGR, BGRA or gray; uint8,
+    uint16 or float in [0, 1]). Raises ``UserError`` (naming the file, or ``name``) when
+    there is nothing to trim to: a picture of one colour."""
+    if isinstance(picture, (str, Path)):
+        name, picture = picture, read_picture(picture)
+    image = as_float(picture)
+
+    # trim the edges close to the corners' colour
+    box = object_box(image)
+    if box is None:
+        raise UserError(f"{name or 'the picture'} is all one colour: there is nothing in it "
+                        f"to classify")
+    top, bottom, left, right = box
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    background = float(np.median([gray[0, 0], gray[0, -1], gray[-1, 0], gray[-1, -1]]))
+    item = gray[top:bottom, left:right]
+
+    # resize the longest edge to 28, and sharpen
+    height, width = item.shape
+    scale = SIZE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    item = cv2.resize(item, size, interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(item, (0, 0), 1.0, borderType=cv2.BORDER_REPLICATE)
+    item = np.clip(item + 0.5 * (item - blurred), 0, 1)
+
+    # pad the short edge to 28 with the background, the object centred
+    canvas = np.full((SIZE, SIZE), background, np.float32)
+    row, col = (SIZE - item.shape[0]) // 2, (SIZE - item.shape[1]) // 2
+    canvas[row:row + item.shape[0], col:col + item.shape[1]] = item
+
+    # negate a dark object on a light background; the background becomes black
+    if background > float(item.mean()):
+        canvas, background = 1 - canvas, 1 - background
+    canvas = np.clip((canvas - background) / max(1 - background, 1e-6), 0, 1)
+    return np.round(canvas * 255).astype(np.uint8)
+
+
+def prepare(paths, tile=96):
+    """Read and convert the pictures ``paths`` name (see :func:`pictures_in`). Returns the
+    pictures that could be converted, as (path, the picture fitted in a ``tile`` square,
+    BGR, for showing it, its 28x28 image), and a sentence for each that could not."""
+    prepared, problems = [], []
+    for path in pictures_in(paths):
+        try:
+            picture = read_picture(path)
+            prepared.append((path, thumbnail(picture, tile), to_fashion_mnist(picture, path)))
+        except UserError as error:
+            problems.append(str(error))
+    return prepared, problems
+
+
+def thumbnail(picture, tile):
+    """``picture`` fitted in a ``tile`` square of white, as 8-bit BGR."""
+    image = np.round(as_float(picture) * 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    scale = tile / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    square = np.full((tile, tile, 3), 255, np.uint8)
+    top, left = (tile - image.shape[0]) // 2, (tile - image.shape[1]) // 2
+    square[top:top + image.shape[0], left:left + image.shape[1]] = image
+    return square

@@ -1,0 +1,203 @@
+"""Your own pictures made to look like Fashion-MNIST's: every kind of file OpenCV reads,
+turned the right way up, bad files named; and, on the real test set, photo-like pictures
+that convert back close to the original and are classified as it is."""
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REAL_DATA, assert_clean_failure, run_script
+from photo import make_photo
+from pyimagesearch import photos
+from pyimagesearch.errors import UserError
+
+
+def shirt():
+    """A light object on black, Fashion-MNIST's way round, 28x28, as tall as the image and
+    centred across it, as the dataset's objects are."""
+    image = np.zeros((28, 28), np.uint8)
+    image[:, 7:17] = 200
+    image[:8, 7:21] = 200  # an arm to the right: left and right differ; centred as a whole
+    return image
+
+
+def as_photo(image, background=240, scale=5):
+    """``image`` dark on a light, larger canvas, off-centre, as uint8 gray."""
+    large = cv2.resize(255 - image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    canvas = np.full((large.shape[0] * 2, large.shape[1] * 3), background, np.uint8)
+    canvas[10:10 + large.shape[0], 30:30 + large.shape[1]] = np.minimum(large, background)
+    return canvas
+
+
+def close_to(converted, original, bound=12):
+    """Mean absolute pixel difference below ``bound`` (of 255)."""
+    assert converted.shape == (28, 28) and converted.dtype == np.uint8
+    difference = np.abs(converted.astype(int) - original.astype(int)).mean()
+    assert difference < bound, f"mean absolute difference {difference:.1f}"
+
+
+def test_a_dark_object_on_light_becomes_light_on_black():
+    converted = photos.to_fashion_mnist(as_photo(shirt()))
+    close_to(converted, shirt())
+    assert converted[:, :6].max() == 0 and converted[:, -6:].max() == 0  # a black background
+
+
+def test_a_light_object_on_dark_is_not_negated():
+    dark = cv2.resize(shirt(), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    canvas = np.full((200, 200), 20, np.uint8)
+    canvas[40:152, 60:172] = np.maximum(dark, 20)
+    close_to(photos.to_fashion_mnist(canvas), shirt())
+
+
+@pytest.mark.parametrize("suffix, write", [
+    (".jpg", lambda image: image),
+    (".png", lambda image: image),
+    (".bmp", lambda image: image),
+    (".webp", lambda image: image),
+    (".tif", lambda image: image),
+    (".png", lambda image: cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)),  # colour
+    (".png", lambda image: image.astype(np.uint16) * 257),  # 16 bits
+])
+def test_every_kind_of_file_opencv_reads(tmp_path, suffix, write):
+    path = tmp_path / f"picture{suffix}"
+    assert cv2.imwrite(str(path), write(as_photo(shirt())))
+    close_to(photos.to_fashion_mnist(path), shirt())
+
+
+def test_transparent_pixels_are_background(tmp_path):
+    large = cv2.resize(shirt(), None, fx=5, fy=5, interpolation=cv2.INTER_NEAREST)
+    rgba = np.zeros((*large.shape, 4), np.uint8)
+    rgba[..., :3] = 60  # a dark grey object ...
+    rgba[..., 3] = np.where(large > 0, 255, 0)  # ... on nothing at all
+    cv2.imwrite(str(tmp_path / "cut-out.png"), rgba)
+    converted = photos.to_fashion_mnist(tmp_path / "cut-out.png")
+    assert np.corrcoef(converted.ravel(), shirt().ravel())[0, 1] > 0.95
+    assert converted[:, :6].max() == 0 and converted[:, -6:].max() == 0
+
+
+def test_a_phone_photo_is_turned_by_its_exif_orientation(tmp_path):
+    from PIL import Image  # Pillow: Matplotlib's own dependency
+
+    upright = as_photo(shirt())
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # as the camera held it ...
+    picture = Image.fromarray(stored)
+    exif = picture.getexif()
+    exif[0x0112] = 6  # ... and the tag that says: turn it 90 degrees clockwise to view
+    picture.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    close_to(photos.to_fashion_mnist(tmp_path / "phone.jpg"), shirt())
+
+
+@pytest.mark.parametrize("name, content, phrase", [
+    ("missing.jpg", None, "missing.jpg does not exist"),
+    ("text.jpg", b"not a picture", "text.jpg is not a picture OpenCV can read"),
+    ("empty.png", b"", "empty.png is not a picture OpenCV can read"),
+])
+def test_files_that_are_not_pictures_are_named(tmp_path, name, content, phrase):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(UserError, match=phrase):
+        photos.to_fashion_mnist(tmp_path / name)
+
+
+def test_a_picture_of_one_colour_has_nothing_to_trim_to(tmp_path):
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((40, 60, 3), 128, np.uint8))
+    with pytest.raises(UserError, match="grey.png is all one colour"):
+        photos.to_fashion_mnist(tmp_path / "grey.png")
+
+
+def test_a_folder_means_every_picture_in_it(tmp_path):
+    for name in ["b.png", "a.jpg", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in photos.pictures_in([tmp_path])] == ["a.jpg", "b.png"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="the folder .*empty holds no pictures"):
+        photos.pictures_in([tmp_path / "empty"])
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    """A model trained here on real data, briefly: agreement needs no more."""
+    import keras
+
+    out = tmp_path_factory.mktemp("model")
+    result = run_script("--epochs", "2", "--limit", "20000", "--seed", "1", "--output", out,
+                        cwd=out)
+    assert result.returncode == 0, result.stderr
+    return keras.models.load_model(out / "fashion_mnist.keras")
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="needs apt-get install dataset-fashion-mnist "
+                    "(.ci/run installs it, so this runs in CI)")
+def test_photos_of_the_test_set_convert_back_and_are_classified_alike(tmp_path, trained_model):
+    from pyimagesearch.datasets import load_fashion_mnist
+
+    (_, (testX, testY)), _ = load_fashion_mnist(REAL_DATA)
+    rng = np.random.default_rng(0)
+    chosen = rng.choice(len(testX), 500, replace=False)
+    converted = np.stack([photos.to_fashion_mnist(make_photo(testX[i], tmp_path / "p.jpg", rng))
+                          for i in chosen])
+    originals = testX[chosen]
+    differences = np.abs(converted.astype(int) - originals.astype(int)).mean(axis=(1, 2))
+    # mean absolute pixel difference, of 255: about 16 on average (measured), from the
+    # canvas's grey, the JPEG, and the resampling
+    assert differences.mean() < 20 and np.percentile(differences, 99) < 50
+    predict = lambda x: trained_model.predict(x[..., None] / 255.0, verbose=0).argmax(1)  # noqa
+    agreement = np.mean(predict(converted) == predict(originals))
+    print(f"agreement on 500 photos: {agreement:.3f}; mean difference {differences.mean():.1f}")
+    assert agreement >= 0.90
+
+
+def test_classify_prints_the_three_likeliest_labels_and_writes_a_sheet(tmp_path, tiny_data):
+    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--output", tmp_path / "m",
+                         cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ["a.jpg", "b.png"]:
+        make_photo(shirt(), folder / name, rng)
+    single = make_photo(shirt(), tmp_path / "c.webp", rng)
+    result = run_script("--load", tmp_path / "m" / "fashion_mnist.keras", "--classify", folder,
+                        single, "--output", tmp_path / "out", cwd=tmp_path,
+                        env={"FASHION_MNIST_DIR": str(tmp_path / "no-data-needed")})
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[INFO] ") and
+             line.split()[1].rstrip(":").endswith((".jpg", ".png", ".webp"))]
+    assert [line.split()[1] for line in lines] == [f"{folder / 'a.jpg'}:", f"{folder / 'b.png'}:",
+                                                   f"{single}:"]
+    for line in lines:  # three labels, likeliest first
+        probabilities = [float(word.rstrip(",")) for word in line.split()[2:] if word[0] == "0"
+                         or word[0] == "1"]
+        assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
+    sheet = cv2.imread(str(tmp_path / "out" / "classified.png"))
+    assert sheet.shape == (3 * 96, 2 * 96, 3)  # each picture beside what the network saw
+    assert "evaluating network" not in result.stdout  # the test set is not needed
+
+
+def test_bad_pictures_are_named_and_the_rest_classified(tmp_path, tiny_data):
+    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--output", tmp_path / "m",
+                         cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    good = make_photo(shirt(), tmp_path / "good.jpg", np.random.default_rng(0))
+    (tmp_path / "bad.jpg").write_text("not a picture")
+    cv2.imwrite(str(tmp_path / "flat.png"), np.zeros((10, 10), np.uint8))
+    result = run_script("--load", tmp_path / "m" / "fashion_mnist.keras", "--classify", good,
+                        tmp_path / "bad.jpg", tmp_path / "flat.png", "--output", tmp_path / "out",
+                        cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "bad.jpg is not a picture OpenCV can read" in result.stderr
+    assert "flat.png is all one colour" in result.stderr
+    assert f"[INFO] {good}: " in result.stdout
+    assert (tmp_path / "out" / "classified.png").is_file()
+
+
+@pytest.mark.parametrize("make, phrase", [
+    (lambda tmp: tmp / "nowhere.jpg", "nowhere.jpg does not exist"),
+    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "holds no pictures"),
+])
+def test_no_usable_picture_is_refused_before_training(tmp_path, tiny_data, make, phrase):
+    result = run_script("--dataset-dir", tiny_data, "--classify", make(tmp_path), "--output",
+                        tmp_path / "out", cwd=tmp_path)
+    assert_clean_failure(result, phrase)
+    assert result.returncode == 1 and "Epoch 1/" not in result.stdout
+    assert not (tmp_path / "out").exists()
