@@ -108,12 +108,13 @@ def build_model(args, strategy, steps_per_epoch):
     return model
 
 
-def train(model, args, trainX, trainY, testData, backup_path, signals):
-    """The chapter's fit, validating on the test set after every epoch, and continuing an
-    interrupted run from its backup; with --swa, the model ends with the mean of the last
-    epochs' weights (unless stopped early). Returns the history of the epochs that ran to
-    the end, and the guard that says how training ended (``signals``, from
-    ``interrupts.deferred``, says whether a stop signal came)."""
+def train(model, args, data, backup_path, signals):
+    """The chapter's fit on ``data`` (trainX, trainY, testData), validating on the test set
+    after every epoch, and continuing an interrupted run from its backup; with --swa, the
+    model ends with the mean of the last epochs' weights (unless stopped early). Returns the
+    history of the epochs that ran to the end, and the guard that says how training ended
+    (``signals``, from ``interrupts.deferred``, says whether a stop signal came)."""
+    trainX, trainY, testData = data
     strategy = model.distribute_strategy
     settings = {**cli.training_settings(args), "training images": len(trainX)}
     fresh = args.restart or args.distribute  # --distribute: no backup (see the README)
@@ -186,30 +187,6 @@ def evaluate(model, testX, testY, tta=False):
     return preds, matrix
 
 
-def classify(model, pictures, args, window):
-    """Your own pictures (from ``photos.prepare``): print the three likeliest labels of
-    each, write classified.png, and show it. Returns the files not written."""
-    paths, thumbnails, images = zip(*pictures)
-    scores = predict(model, add_channel_axis(np.stack(images)), args.tta)
-    for path, score in zip(paths, scores):
-        best = np.argsort(score)[::-1][:3]
-        print(f"[INFO] {path}: " + ", ".join(f"{LABEL_NAMES[k]} {score[k]:.2f}" for k in best))
-    sheet = classified_sheet(thumbnails, images, [LABEL_NAMES[k] for k in scores.argmax(1)])
-    path = args.output / "classified.png"
-    failed = write_all([("your pictures, as the network saw them,", path,
-                         lambda: save_image(sheet, path))])
-    show(sheet, path, args, window)
-    return failed
-
-
-def show(image, path, args, window):
-    """Show ``image`` (saved at ``path``) in a window until a key is pressed, as the chapter
-    does, unless --no-display; ``window``'s stop signal closes it too."""
-    reason = None if args.no_display else display.show(WINDOW_TITLE, image, window)
-    if reason:
-        print(f"[INFO] {reason}, so no window was opened; open {path} to see it")
-
-
 def make_montage(testX, testY, preds, seed):
     """16 random test images, each labelled with its prediction, in a 4x4 montage."""
     chosen = pick_images(16, len(testX), seed)
@@ -219,30 +196,31 @@ def make_montage(testX, testY, preds, seed):
 
 def prepare_training(args, strategy, model_path, images):
     """Build the model, and check and prepare the folders it and its backup go to.
-    Returns the model and the backup's path."""
+    Returns the model."""
     print("[INFO] compiling model...")
     steps_per_epoch = math.ceil(images / (args.batch_size * strategy.num_replicas_in_sync))
     model = build_model(args, strategy, steps_per_epoch)
     for folder, what in ((args.output, "output folder"), (model_path.parent, "model folder")):
         create_writable_folder(folder, what)
         check_free_space(folder, 3 * file_size(model), f"{what}, for the model and its backup,")
-    backup_path = model_path.with_name(f"{model_path.stem}-backup.npz")
-    remove_stale_temporaries([model_path, backup_path, *output_paths(args.output)])
-    return model, backup_path
+    remove_stale_temporaries([model_path, resume.backup_path(model_path),
+                              *output_paths(args.output)])
+    return model
 
 
-def train_and_save(args, model, model_path, backup_path, data, signals):
+def train_and_save(args, model, model_path, data, signals):
     """Train the model on ``data`` (trainX, trainY, testData) and save it. Returns its
     history, the guard that says how training ended, and a sentence for the user if it
     was not saved as asked; no history if nothing worth saving was trained (it diverged,
     or stopped within its first epoch)."""
+    backup_path = resume.backup_path(model_path)
     print(f"[INFO] training model on {len(data[0]):,} images for "
           f"{cli.plural(args.epochs, 'epoch')}...")
     started = time.perf_counter()
     signals.message = "{signal}: stopping after this batch ({again} to quit at once)"
     signals.quit_note = lambda: "interrupted twice: stopped at once, nothing more was saved" + (
         "; run the same command again to continue" if backup_path.exists() else "")
-    H, guard = train(model, args, *data, backup_path, signals)
+    H, guard = train(model, args, data, backup_path, signals)
     if guard.diverged:
         resume.remove(backup_path)
         print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
@@ -301,6 +279,30 @@ def write_results(args, model, H, testX, testY, stop):
     return failed
 
 
+def classify(model, pictures, args, window):
+    """Your own pictures (from ``photos.prepare``): print the three likeliest labels of
+    each, write classified.png, and show it. Returns the files not written."""
+    paths, thumbnails, images = zip(*pictures)
+    scores = predict(model, add_channel_axis(np.stack(images)), args.tta)
+    for path, score in zip(paths, scores):
+        best = np.argsort(score)[::-1][:3]
+        print(f"[INFO] {path}: " + ", ".join(f"{LABEL_NAMES[k]} {score[k]:.2f}" for k in best))
+    sheet = classified_sheet(thumbnails, images, [LABEL_NAMES[k] for k in scores.argmax(1)])
+    path = args.output / "classified.png"
+    failed = write_all([("your pictures, as the network saw them,", path,
+                         lambda: save_image(sheet, path))])
+    show(sheet, path, args, window)
+    return failed
+
+
+def show(image, path, args, window):
+    """Show ``image`` (saved at ``path``) in a window until a key is pressed, as the chapter
+    does, unless --no-display; ``window``'s stop signal closes it too."""
+    reason = None if args.no_display else display.show(WINDOW_TITLE, image, window)
+    if reason:
+        print(f"[INFO] {reason}, so no window was opened; open {path} to see it")
+
+
 def main(argv=None):
     args = cli.parse_args(argv, epochs=NUM_EPOCHS, lr=INIT_LR, batch_size=BS)
     model_path = cli.check_inputs(args)
@@ -321,7 +323,7 @@ def main(argv=None):
         model = load_model(args.load)
         create_writable_folder(args.output, "output folder")
     else:
-        model, backup_path = prepare_training(args, strategy, model_path, len(trainX))
+        model = prepare_training(args, strategy, model_path, len(trainX))
 
     # from here on, a stop signal (Ctrl-C, SIGTERM, SIGHUP) ends the run as soon as what
     # it is doing is whole: training after the batch, and the saved model's results once
@@ -330,7 +332,7 @@ def main(argv=None):
     with interrupts.deferred(first) as signals:
         H, guard = None, None
         if args.load is None:
-            H, guard, problem = train_and_save(args, model, model_path, backup_path,
+            H, guard, problem = train_and_save(args, model, model_path,
                                                (trainX, trainY, testData), signals)
             if H is None:
                 return 1 if guard.diverged else interrupts.exit_code(guard.signum)

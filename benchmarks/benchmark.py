@@ -140,7 +140,7 @@ def worker(config, steps, warmup):
         # warm up the predict function; XLA (e) compiles each batch shape, so give it them all
         fm.predict(model, testX if config == "e" else testX[:64])
         start = time.perf_counter()
-        preds = fm.predict(model, testX)
+        preds = fm.predict(model, testX).argmax(axis=1)
         eval_seconds = time.perf_counter() - start
     peak_mb = peak_memory_mb()
     print(json.dumps({
@@ -259,7 +259,8 @@ def main():
                   ", ".join(f"{kind} {share:.0%}" for kind, share in split.items()))
     if "a" in best:
         ratios = [f"{c}/a train {best[c]['train_ips'] / best['a']['train_ips']:.2f}x "
-                  f"eval {best[c]['eval_ips'] / best['a']['eval_ips']:.2f}x" for c in best if c != "a"]
+                  f"eval {best[c]['eval_ips'] / best['a']['eval_ips']:.2f}x"
+                  for c in best if c != "a"]
         print("ratios: " + "; ".join(ratios))
 
 

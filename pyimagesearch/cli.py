@@ -80,8 +80,8 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
     parser.set_defaults(chapter={"epochs": epochs, "batch_size": batch_size, "lr": lr})
     parser.add_argument("--version", action="version", version=f"%(prog)s with {versions()}")
     parser.add_argument("--epochs", type=positive_int, default=epochs,
-                        help="epochs to train; with the chapter's schedule the learning-rate decay is "
-                             "lr/epochs")
+                        help="epochs to train; with the chapter's schedule the learning-rate "
+                             "decay is lr/epochs")
     parser.add_argument("--batch-size", type=positive_int, default=batch_size,
                         help="training batch size")
     parser.add_argument("--lr", type=positive_float, default=lr,
@@ -89,7 +89,8 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
     parser.add_argument("--output", type=Path, default=Path("."),
                         help="folder for plot.png, confusion.png, montage.png and the saved model")
     parser.add_argument("--model", type=keras_path, default=None,
-                        help="where to save the trained model (default: OUTPUT/fashion_mnist.keras)")
+                        help="where to save the trained model "
+                             "(default: OUTPUT/fashion_mnist.keras)")
     parser.add_argument("--load", type=Path, default=None, metavar="PATH",
                         help="skip training: evaluate a model saved by an earlier run")
     parser.add_argument("--dataset-dir", type=Path, default=None,
@@ -110,7 +111,8 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                         help="train from the first epoch even where an interrupted run with the "
                              "same settings left a backup to continue from (it is replaced)")
     parser.add_argument("--no-display", action="store_true",
-                        help="do not open a window for the montage (it is saved to montage.png anyway)")
+                        help="do not open a window for the montage (it is saved to montage.png "
+                             "anyway)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="train in bfloat16 on CPUs that support it, float16 on a GPU")
     parser.add_argument("--distribute", action="store_true",
@@ -130,8 +132,9 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                         help="with --augment: the share of training images that lose a square "
                              "(0 turns erasing off)")
     beyond.add_argument("--schedule", choices=["chapter", "cosine"], default="chapter",
-                        help="learning rate over training: the chapter's decay lr/(1 + t*lr/epochs), "
-                             "or one epoch of linear warm-up to --lr then a cosine down to 0")
+                        help="learning rate over training: the chapter's decay "
+                             "lr/(1 + t*lr/epochs), or one epoch of linear warm-up to --lr then a "
+                             "cosine down to 0")
     beyond.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="X",
                         help="SGD's decoupled weight decay (Keras's weight_decay)")
     beyond.add_argument("--label-smoothing", type=probability, default=0.0, metavar="X",

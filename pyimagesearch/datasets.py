@@ -98,10 +98,12 @@ def _load_folder(folder):
             raise DatasetError(f"{label_path} is an image file, not a labels file")
         if len(labels) != len(images):
             raise DatasetError(
-                f"{label_path} has {len(labels):,} labels but {image_path} has {len(images):,} images"
+                f"{label_path} has {len(labels):,} labels but {image_path} has "
+                f"{len(images):,} images"
             )
         if len(labels) and labels.max() >= len(LABEL_NAMES):
-            raise DatasetError(f"{label_path} has label {labels.max()}; Fashion-MNIST labels are 0-9")
+            raise DatasetError(f"{label_path} has label {labels.max()}; Fashion-MNIST labels "
+                               f"are 0-9")
     return ((arrays["train_images"][1], arrays["train_labels"][1]),
             (arrays["test_images"][1], arrays["test_labels"][1]))
 

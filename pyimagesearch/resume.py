@@ -15,6 +15,7 @@ pipeline, and weight averaging's running sums.
 
 import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -96,6 +97,11 @@ def _sync(file):
         pass
 
 
+def backup_path(model_path):
+    """Where the backup of the run that saves its model at ``model_path`` is kept: beside it."""
+    return model_path.with_name(f"{model_path.stem}-backup.npz")
+
+
 def start(model, path, settings, seed=None):
     """The :class:`State` to train from: the backup's at ``path``, its variables put into
     ``model``, when it is the backup of a run with the same ``settings``; else (or with
@@ -118,7 +124,7 @@ def load(path, settings):
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise UserError(f"{path} is not a backup this program can read ({error}); delete it, "
                         f"or add --restart to train from the first epoch") from None
     changed = [f"{name} {meta['settings'].get(name)!r} then, {value!r} now"

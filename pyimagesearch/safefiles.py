@@ -73,7 +73,8 @@ def replaced_atomically(path):
     so a crash or a full disk never leaves a half-written file where a good one was.
     The new file gets the mode the umask gives, as a file written in place would."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-",
+                                         suffix=path.suffix)
     os.close(handle)
     try:
         yield Path(temporary)

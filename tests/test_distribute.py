@@ -30,8 +30,8 @@ strategy = choose_strategy(True)
 args = parse_args(["--epochs", "1", "--seed", "1", "--distribute"])
 model = fm.build_model(args, strategy, steps_per_epoch=4)
 with interrupts.deferred() as signals:
-    history, guard = fm.train(model, args, trainX, trainY,
-                              make_dataset(testX, testY, fm.EVAL_BS), None, signals)
+    data = trainX, trainY, make_dataset(testX, testY, fm.EVAL_BS)
+    history, guard = fm.train(model, args, data, None, signals)
 kernel = model.layers[0].kernel  # a MirroredVariable: one copy per device
 copies = [v.numpy() for v in kernel.value.values]
 print(json.dumps({

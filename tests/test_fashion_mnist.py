@@ -90,7 +90,8 @@ def test_saved_model_is_reused_with_identical_predictions(tmp_path, tiny_data):
         return text[text.index("precision"):text.index("[INFO] test accuracy")]
 
     assert report(loaded.stdout) == report(trained.stdout)
-    assert (tmp_path / "a" / "montage.png").read_bytes() == (tmp_path / "b" / "montage.png").read_bytes()
+    montages = [(tmp_path / name / "montage.png").read_bytes() for name in "ab"]
+    assert montages[0] == montages[1]
 
 
 def test_divergence_stops_and_keeps_the_good_model(tmp_path, tiny_data):
@@ -163,7 +164,8 @@ def test_second_ctrl_c_quits_at_once(tmp_path):
     assert "Traceback" not in stderr
     assert "interrupted twice: stopped at once" in stderr
     assert "weighted avg" not in stdout
-    leftovers = [p.name for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
+    out = tmp_path / "out"
+    leftovers = [p.name for p in out.iterdir()] if out.exists() else []
     assert all(not name.startswith(".") for name in leftovers), leftovers  # no temporary files
 
 

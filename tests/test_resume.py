@@ -75,6 +75,10 @@ def test_a_damaged_backup_is_refused(tmp_path):
     path.write_bytes(b"not a backup")
     with pytest.raises(UserError, match="not a backup this program can read.*--restart"):
         resume.load(path, SETTINGS)
+    resume.save(path, small_model(1), resume.State(1, {}, 5, None, SETTINGS))
+    path.write_bytes(path.read_bytes()[:-100])  # cut short, as by a disk that failed
+    with pytest.raises(UserError, match="not a backup this program can read"):
+        resume.load(path, SETTINGS)
 
 
 def kill_after(tmp_path, epochs_done, epochs, flags):
