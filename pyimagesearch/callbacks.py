@@ -56,11 +56,6 @@ class TrainingGuard(keras.callbacks.Callback):
             self.model.stop_training = True
             self._cut_short = True
 
-    @property
-    def cut_short(self):
-        """Whether the epoch that just ended was stopped before its last batch."""
-        return self._cut_short
-
     def on_epoch_end(self, epoch, logs=None):
         if not self._cut_short:
             self.epochs_done = epoch + 1

@@ -52,6 +52,14 @@ def find_window(display, title, process, timeout=300):
     raise AssertionError(f"no window named {title!r} appeared")
 
 
+def press_a_key(window, env, process):
+    """Press a key in ``window``, as a user would, and wait for ``process`` to end; returns
+    what it printed."""
+    subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "space"], env=env,
+                   check=True)
+    return process.communicate(timeout=60)
+
+
 @needs_xvfb
 def test_montage_window_waits_for_a_key(tmp_path, tiny_data, virtual_display):
     env = {**os.environ, "DISPLAY": virtual_display}
@@ -70,9 +78,7 @@ def test_montage_window_waits_for_a_key(tmp_path, tiny_data, virtual_display):
         score = cv2.minMaxLoc(cv2.matchTemplate(screen, montage, cv2.TM_CCOEFF_NORMED))[1]
         assert score > 0.95, f"montage not found on screen (best match {score:.2f})"
 
-        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "space"], env=env,
-                       check=True)
-        stdout, stderr = process.communicate(timeout=60)
+        stdout, stderr = press_a_key(window, env, process)
     finally:
         if process.poll() is None:
             process.kill()
@@ -110,9 +116,7 @@ def test_classified_pictures_are_shown_in_the_window_too(tmp_path, tiny_data, vi
     try:
         window = find_window(virtual_display, "Fashion MNIST", process)
         assert (tmp_path / "out" / "classified.png").is_file()
-        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "space"], env=env,
-                       check=True)
-        stdout, stderr = process.communicate(timeout=60)
+        stdout, stderr = press_a_key(window, env, process)
     finally:
         if process.poll() is None:
             process.kill()
