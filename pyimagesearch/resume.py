@@ -40,22 +40,26 @@ class Backup(keras.callbacks.Callback):
 
     ``state`` is what the run started from (a fresh run: epoch 0, an empty history).
     ``averager`` (a :class:`~pyimagesearch.swa.WeightAverage`, or None) is saved with it.
-    ``history`` is the whole run's, earlier runs' epochs included. A backup that cannot
-    be written (a full disk) is said once; training goes on.
+    :attr:`history` is the whole run's, earlier runs' epochs included. A backup that
+    cannot be written (a full disk) is said once; training goes on.
     """
 
     def __init__(self, path, state, guard, averager=None):
         super().__init__()
         self.path, self.state, self.guard, self.averager = path, state, guard, averager
-        self.history = {name: list(values) for name, values in state.history.items()}
         self.failed = False
+
+    @property
+    def history(self):
+        """The epochs that ran to their end, as ``History.history``."""
+        return self.state.history
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard.epochs_done != epoch + 1:  # cut short: its weights are mid-epoch
             return
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
-        self.state.epoch, self.state.history = epoch + 1, self.history
+        self.state.epoch = epoch + 1
         if self.path is None:  # history only: this run keeps no backup
             return
         if self.averager is not None:
@@ -73,13 +77,12 @@ class Backup(keras.callbacks.Callback):
 
 def save(path, model, state):
     """Write ``model``'s and its optimizer's variables and ``state`` to ``path`` atomically."""
-    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
-    arrays.update({f"optimizer_{i}": np.asarray(v)
-                   for i, v in enumerate(model.optimizer.variables)})
+    arrays = {**_numbered("model", model.variables),
+              **_numbered("optimizer", model.optimizer.variables)}
     swa_count = 0
     if state.swa is not None:
         sums, swa_count = state.swa
-        arrays.update({f"swa_{i}": total for i, total in enumerate(sums or [])})
+        arrays.update(_numbered("swa", sums or []))
     meta = {"epoch": state.epoch, "history": state.history, "data_seed": state.data_seed,
             "settings": state.settings, "swa_count": swa_count}
     arrays["meta"] = np.array(json.dumps(meta))
@@ -87,6 +90,16 @@ def save(path, model, state):
         np.savez(file, **arrays)
         file.flush()
         _sync(file)
+
+
+def _numbered(prefix, values):
+    """``values`` as NumPy arrays named prefix_0, prefix_1, ... for the archive."""
+    return {f"{prefix}_{i}": np.asarray(value) for i, value in enumerate(values)}
+
+
+def _unnumbered(arrays, prefix):
+    """What :func:`_numbered` named, back in order."""
+    return [arrays[f"{prefix}_{i}"] for i in range(sum(n.startswith(f"{prefix}_") for n in arrays))]
 
 
 def _sync(file):
@@ -135,8 +148,7 @@ def load(path, settings):
                         f"add --restart to train from the first epoch")
     swa = None
     if meta["swa_count"]:
-        sums = [arrays[f"swa_{i}"] for i in range(sum(n.startswith("swa_") for n in arrays))]
-        swa = (sums, meta["swa_count"])
+        swa = (_unnumbered(arrays, "swa"), meta["swa_count"])
     return State(meta["epoch"], meta["history"], meta["data_seed"], swa, meta["settings"], arrays)
 
 
@@ -146,8 +158,7 @@ def restore(model, state):
         model.optimizer.build(model.trainable_variables)
     for prefix, variables in (("model", model.variables),
                               ("optimizer", model.optimizer.variables)):
-        saved = [state.arrays[f"{prefix}_{i}"]
-                 for i in range(sum(n.startswith(prefix + "_") for n in state.arrays))]
+        saved = _unnumbered(state.arrays, prefix)
         if len(saved) != len(variables) or any(
                 a.shape != tuple(v.shape) for a, v in zip(saved, variables)):
             raise UserError("the backup does not fit this model; add --restart to train from "

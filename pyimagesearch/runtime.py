@@ -99,12 +99,17 @@ def open_standard_streams():
         try:
             os.fstat(fd)
         except OSError:
-            null = os.open(os.devnull, os.O_WRONLY)  # the lowest free number: ``fd`` itself
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
+            point_at_null_device(fd)
         if getattr(sys, name) is None:
             setattr(sys, name, open(fd, "w", closefd=False))
+
+
+def point_at_null_device(fd):
+    """Make the file descriptor ``fd`` write to the null device."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != fd:  # when ``fd`` was closed, the new one takes its number
+        os.dup2(null, fd)
+        os.close(null)
 
 
 class SurvivingStream:
@@ -135,9 +140,7 @@ class SurvivingStream:
     def _lose(self):
         self.lost = True
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self.stream.fileno())
-            os.close(null)
+            point_at_null_device(self.stream.fileno())
 
     def __getattr__(self, name):  # isatty, fileno, encoding, ... as the stream has them
         return getattr(self.stream, name)
