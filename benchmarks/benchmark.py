@@ -42,7 +42,7 @@ def start_keras(config):
     """Import Keras as the configuration's program would: the reference (a) plainly, the
     others through fashion_mnist.py, whose import sets the process up as a run does."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from pyimagesearch.runtime import native_stderr_muted
+    from pyimagesearch.startup import native_stderr_muted
 
     if config != "a":
         import fashion_mnist  # noqa: F401
@@ -82,8 +82,7 @@ def make_model(config):
     if config != "a":
         import fashion_mnist as fm
 
-        model = fm.build_model(parse_args([]), tf.distribute.get_strategy(),
-                               steps_per_epoch=60000 // BS)
+        model = fm.build_model(parse_args([]), tf.distribute.get_strategy(), images=60000)
         if config == "e":
             model.jit_compile = True  # Keras's "auto" leaves XLA off on a CPU
         return model

@@ -1,13 +1,13 @@
-"""The command line of fashion_mnist.py: its flags, their checks, and a few words for
-what a run changes from the chapter's recipe."""
+"""The command line of fashion_mnist.py: its flags, the checks between them, and a few
+words for what a run changes from the chapter's recipe."""
 
 import argparse
 import math
 from pathlib import Path
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.runtime import versions
-from pyimagesearch.safefiles import check_writable_folder
+from pyimagesearch.startup import versions
+from pyimagesearch.text import plural
 
 
 def as_int(text):
@@ -67,14 +67,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def parse_args(argv=None, epochs=25, lr=1e-2, batch_size=32):
-    """Parse the command line; ``epochs``, ``lr`` and ``batch_size`` are the chapter's
-    defaults, which the returned namespace keeps as ``chapter`` for comparison."""
-    return make_parser(epochs, lr, batch_size).parse_args(argv)
+    """Parse the command line and check its flags against each other; ``epochs``, ``lr``
+    and ``batch_size`` are the chapter's defaults, which the returned namespace keeps as
+    ``chapter`` for comparison. ``model`` is where the model is saved, given or not."""
+    args = make_parser(epochs, lr, batch_size).parse_args(argv)
+    args.model = args.model or args.output / "fashion_mnist.keras"
+    return args
 
 
 def make_parser(epochs=25, lr=1e-2, batch_size=32):
     """The parser of fashion_mnist.py's flags, with the chapter's values as defaults."""
     parser = argparse.ArgumentParser(
+        prog="fashion_mnist.py",
         description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by default).",
         formatter_class=HelpFormatter)
     parser.set_defaults(chapter={"epochs": epochs, "batch_size": batch_size, "lr": lr})
@@ -152,15 +156,12 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
 
 
 def check_inputs(args):
-    """Everything about the command line that can fail, checked before any data is read.
-    Returns where the model will be saved."""
-    model_path = args.model or args.output / "fashion_mnist.keras"
-    check_writable_folder(args.output, "output folder")
-    if model_path.is_dir():
-        raise UserError(f"{model_path} is a folder, so the model cannot be saved there; pass "
+    """What the flags ask of the files they name, checked before anything is read: raises
+    ``UserError`` for a run that cannot work. (The folders are the run's to check.)"""
+    if args.model.is_dir():
+        raise UserError(f"{args.model} is a folder, so the model cannot be saved there; pass "
                         f"--model with a file name ending in .keras")
     if args.load is None:
-        check_writable_folder(model_path.parent, "model folder")
         if args.swa >= args.epochs:
             raise UserError(f"--swa {args.swa} would average every epoch of the {args.epochs}; "
                             f"use a number smaller than --epochs")
@@ -171,7 +172,6 @@ def check_inputs(args):
     for picture in args.classify or []:
         if not picture.exists():
             raise UserError(f"{picture} does not exist; check the path given to --classify")
-    return model_path
 
 
 def training_settings(args):
@@ -180,11 +180,6 @@ def training_settings(args):
     names = ["epochs", "batch_size", "lr", "schedule", "weight_decay", "label_smoothing", "swa",
              "augment", "max_shift", "erase_rate", "limit", "seed", "mixed_precision"]
     return {name: getattr(args, name) for name in names}
-
-
-def plural(count, noun):
-    """"1 epoch", "2 epochs"."""
-    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def describe_recipe(args, compute_dtype="float32"):

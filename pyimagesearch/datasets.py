@@ -142,7 +142,11 @@ def load_fashion_mnist(dataset_dir=None, download=True):
         if explicit and not has_any:
             raise DatasetError(f"{folder} holds no Fashion-MNIST IDX files; {INSTALL_HINT}")
         if has_any:
-            return _load_folder(folder), str(folder)
+            (trainX, trainY), (testX, testY) = _load_folder(folder)
+            if not (len(trainX) and len(testX)):
+                raise DatasetError(f"the data in {folder} has {len(trainX)} training and "
+                                   f"{len(testX)} test images; it needs some of each")
+            return ((trainX, trainY), (testX, testY)), str(folder)
 
     if not download:
         raise DatasetError(f"no Fashion-MNIST files were found; {INSTALL_HINT}")

@@ -6,7 +6,7 @@ import sys
 
 import cv2
 
-from pyimagesearch.runtime import native_stderr_muted
+from pyimagesearch.startup import native_stderr_muted
 
 
 def why_no_window():
@@ -27,15 +27,15 @@ def why_no_window():
     return None if opened else f"OpenCV could not open a window on display {name}"
 
 
-def show_until_key(title, image, stop=None):
+def show_until_key(title, image, signals=None):
     """Show ``image`` in a window until a key is pressed, the window is closed or
-    ``stop`` (an object with a ``signum``, such as :func:`interrupts.deferred` yields)
-    has one; False if this OpenCV cannot open windows at all (opencv-python-headless)."""
+    ``signals`` (what :func:`interrupts.deferred` yields) has a stop signal; False if this
+    OpenCV cannot open windows at all (opencv-python-headless)."""
     try:
         with native_stderr_muted():  # Qt's complaints about missing fonts
             cv2.imshow(title, image)
             while cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) >= 1:
-                if cv2.waitKey(100) != -1 or getattr(stop, "signum", None) is not None:
+                if cv2.waitKey(100) != -1 or getattr(signals, "signum", None) is not None:
                     break
             cv2.destroyAllWindows()
     except cv2.error:
@@ -43,10 +43,10 @@ def show_until_key(title, image, stop=None):
     return True
 
 
-def show(title, image, stop=None):
+def show(title, image, signals=None):
     """Show ``image`` until a key is pressed (see :func:`show_until_key`), where a window
     can open; otherwise return why it could not (a sentence fragment), else None."""
     reason = why_no_window()
-    if reason is None and not show_until_key(title, image, stop):
+    if reason is None and not show_until_key(title, image, signals):
         reason = "this OpenCV has no window support (opencv-python-headless?)"
     return reason

@@ -4,3 +4,9 @@ what to do, instead of a traceback."""
 
 class UserError(Exception):
     """A problem the user can fix; its message says how."""
+
+
+def reason(error):
+    """Why an ``OSError`` happened, in a few words: "No space left on device" (its
+    ``strerror``), else its message, else the name of its kind."""
+    return error.strerror or str(error) or type(error).__name__

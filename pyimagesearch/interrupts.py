@@ -4,10 +4,12 @@ press, ``docker stop``, a batch scheduler, ``timeout``, a closed SSH session).
 By default each raises :class:`Interrupted` wherever the program is, as Ctrl-C raises
 ``KeyboardInterrupt``. Where stopping at once would lose work, :func:`deferred` lets the
 first one only be noted, so the work can end cleanly; a second raises at once.
-Where the platform has no such signal (SIGHUP on Windows), it is left out.
+Where the platform has no such signal (SIGHUP on Windows), it is left out. After a
+stop signal, :func:`leave` ends the process with the shell's exit code for it.
 """
 
 import contextlib
+import os
 import signal
 import sys
 
@@ -41,20 +43,30 @@ def _raise(signum, frame):
 
 def install():
     """From now on, every stop signal raises :class:`Interrupted`. Call it from the main
-    thread, as early as possible."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _raise)
+    thread, as early as possible. Returns the handlers it replaced."""
+    return {signum: signal.signal(signum, _raise) for signum in STOP_SIGNALS}
+
+
+@contextlib.contextmanager
+def installed():
+    """Within the block, every stop signal raises :class:`Interrupted` (see :func:`install`)."""
+    previous = install()
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Deferred:
     """What :func:`deferred` yields. ``signum`` is the first stop signal received, or None;
-    ``message`` is what the first prints (with ``{signal}`` and ``{again}`` filled in) and
-    ``quit_note`` the :attr:`Interrupted.note` of the second (or a function that returns
+    ``on_first`` is called with it when it comes (to say what the work does now), and
+    ``quit_note`` is the :attr:`Interrupted.note` of the second (or a function that returns
     it): both can change as the protected work goes from one step to the next."""
 
-    def __init__(self, message, quit_note):
+    def __init__(self, on_first, quit_note):
         self.signum = None
-        self.message, self.quit_note = message, quit_note
+        self.on_first, self.quit_note = on_first, quit_note
 
     def _handle(self, signum, frame):
         if self.signum is not None:
@@ -62,20 +74,41 @@ class Deferred:
             stop.note = self.quit_note() if callable(self.quit_note) else self.quit_note
             raise stop
         self.signum = signum
-        again = "press Ctrl-C again" if signum == signal.SIGINT else "send it again"
-        print(f"\n[INFO] {self.message.format(signal=describe(signum), again=again)}",
-              file=sys.stderr, flush=True)
+        if self.on_first is not None:
+            self.on_first(signum)
+
+
+def again(signum):
+    """How to send ``signum`` a second time: "press Ctrl-C again" or "send it again"."""
+    return "press Ctrl-C again" if signum == signal.SIGINT else "send it again"
 
 
 @contextlib.contextmanager
-def deferred(message="{signal}: finishing first ({again} to quit at once)", quit_note=None):
-    """Within the block, the first stop signal prints ``message`` and is noted in the
-    yielded object's ``signum``; the work goes on, and is expected to look there and end
-    early if it can. A second raises :class:`Interrupted` at once."""
-    pending = Deferred(message, quit_note)
+def deferred(on_first=None, quit_note=None):
+    """Within the block, the first stop signal is noted in the yielded object's ``signum``
+    (and ``on_first`` called with it); the work goes on, and is expected to look there and
+    end early if it can. A second raises :class:`Interrupted` at once."""
+    pending = Deferred(on_first, quit_note)
     previous = {signum: signal.signal(signum, pending._handle) for signum in STOP_SIGNALS}
     try:
         yield pending
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def leave(code):
+    """End the program with ``code``: at once after a stop signal (see
+    :func:`exit_at_once`), through the normal shutdown otherwise."""
+    if code > 128:
+        exit_at_once(code)
+    sys.exit(code)
+
+
+def exit_at_once(code):
+    """Leave with ``code`` without the interpreter's shutdown. Ctrl-C can leave
+    TensorFlow's threads mid-step, and a normal shutdown under them now and then crashes
+    (SIGSEGV); call this only once every file is closed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

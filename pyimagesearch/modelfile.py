@@ -6,8 +6,8 @@ from pathlib import Path
 
 import keras
 
-from pyimagesearch.errors import UserError
-from pyimagesearch.safefiles import failures_cleaned_up_quietly, replaced_atomically
+from pyimagesearch.atomic import failures_cleaned_up_quietly, replaced_atomically
+from pyimagesearch.errors import UserError, reason
 
 
 def save_model(model, path):
@@ -44,7 +44,7 @@ def _try_to_save(model, path):
             save_model(model, path)
             return None
         except OSError as error:
-            return error.strerror or str(error)
+            return reason(error)
 
 
 def load_model(path, image_shape=(28, 28), classes=10):

@@ -1,8 +1,11 @@
-"""The 4x4 montage of test images, each labelled with the network's prediction."""
+"""The 4x4 montage of test images, each labelled with the network's prediction, and the
+sheet of your own pictures with theirs."""
 
 import cv2
 import numpy as np
 from imutils import build_montages
+
+from pyimagesearch.atomic import replaced_atomically
 
 GREEN = (0, 255, 0)  # OpenCV colours are BGR
 RED = (0, 0, 255)
@@ -45,3 +48,15 @@ def classified_sheet(pictures, images, labels):
     for picture, image, label in zip(pictures, images, labels):
         tiles += [picture, annotate(image, label, correct=None)]
     return build_montages(tiles, TILE, (2, len(pictures)))[0]
+
+
+def save_image(image, path):
+    """Save an OpenCV image as a PNG at ``path``, atomically. Raises ``OSError`` when it
+    cannot be written."""
+    with replaced_atomically(path) as temporary:
+        try:
+            written = cv2.imwrite(str(temporary), image)
+        except cv2.error:
+            written = False
+        if not written:
+            raise OSError("OpenCV could not write it; check the free disk space")

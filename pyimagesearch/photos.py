@@ -1,5 +1,6 @@
 """Your own pictures, made to look like Fashion-MNIST's images, so that the network can
-classify them.
+classify them; and the other way, a photo-like picture made from a Fashion-MNIST image
+(``python -m pyimagesearch.photos 0 boot.jpg``), to try it with.
 
 Fashion-MNIST's images were made from Zalando's product photos by the conversion of
 Xiao, Rasul and Vollgraf (2017, arXiv 1708.07747, section 2): trim the edges close to the
@@ -24,6 +25,7 @@ the paper leaves a choice open, this module makes it so:
   the right way up by its EXIF orientation.
 """
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -170,3 +172,46 @@ def thumbnail(picture, tile):
     top, left = (tile - image.shape[0]) // 2, (tile - image.shape[1]) // 2
     square[top:top + image.shape[0], left:left + image.shape[1]] = image
     return square
+
+
+def make_photo(image, path, rng):
+    """Write a photo-like JPEG of ``image`` (28x28 uint8, light on black) to ``path``: the
+    way a photo differs from the data, a dark object on a light background, 5 to 20 times
+    larger, off-centre on a larger canvas, with a little noise. Returns ``path``."""
+    dark_on_light = 255 - image
+    scale = rng.uniform(5, 20)
+    side = round(28 * scale)
+    large = cv2.resize(dark_on_light, (side, side), interpolation=cv2.INTER_CUBIC)
+    height, width = round(side * rng.uniform(1.2, 2.0)), round(side * rng.uniform(1.2, 2.0))
+    canvas = np.full((height, width), rng.uniform(225, 255), np.float32)
+    top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+    canvas[top:top + side, left:left + side] = np.minimum(
+        canvas[top:top + side, left:left + side], large)  # the light canvas shows through
+    canvas += rng.normal(0, 3, canvas.shape)
+    photo = cv2.cvtColor(np.clip(canvas, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    if not cv2.imwrite(str(path), photo, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def main(argv=None):
+    """``python -m pyimagesearch.photos INDEX PATH``: test image INDEX as a photo-like
+    picture, to try ``--classify`` with."""
+    from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2 or not argv[0].isdigit():
+        sys.exit("usage: python -m pyimagesearch.photos TEST_IMAGE_NUMBER PICTURE.jpg")
+    index, path = int(argv[0]), Path(argv[1])
+    try:
+        (_, (testX, testY)), _ = load_fashion_mnist()
+        if index >= len(testX):
+            raise UserError(f"there are {len(testX):,} test images; give a number below that")
+        make_photo(testX[index], path, np.random.default_rng(index))
+    except (UserError, OSError) as error:
+        sys.exit(f"error: {error}")
+    print(f"{path}: test image {index} ({LABEL_NAMES[testY[index]]}), as a photo")
+
+
+if __name__ == "__main__":
+    main()

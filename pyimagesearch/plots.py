@@ -7,6 +7,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
+from pyimagesearch.atomic import replaced_atomically
+
 
 def set_title(axes, title, subtitle):
     """Title a plot, with ``subtitle`` wrapped on the lines below it in a smaller font."""
@@ -54,3 +56,9 @@ def format_matrix(matrix, label_names):
     rows = [name.rjust(label_width) + " " + " ".join(str(count).rjust(width) for count in row)
             for name, row in zip(label_names, matrix)]
     return "\n".join([header, *rows])
+
+
+def save_figure(figure, path):
+    """Save a Matplotlib figure as a PNG at ``path``, atomically."""
+    with replaced_atomically(path) as temporary:
+        figure.savefig(temporary, format="png")

@@ -20,8 +20,8 @@ import zipfile
 import keras
 import numpy as np
 
-from pyimagesearch.errors import UserError
-from pyimagesearch.safefiles import failures_cleaned_up_quietly, replaced_atomically
+from pyimagesearch.errors import UserError, reason
+from pyimagesearch.atomic import failures_cleaned_up_quietly, replaced_atomically
 
 
 class State:
@@ -36,17 +36,19 @@ class State:
 
 class Backup(keras.callbacks.Callback):
     """Writes the backup at ``path`` (None: none) after every epoch that ran to its end,
-    as ``guard`` (a :class:`~pyimagesearch.callbacks.TrainingGuard` listed before it) says.
+    as ``guard`` (a :class:`~pyimagesearch.guard.TrainingGuard` listed before it) says.
 
     ``state`` is what the run started from (a fresh run: epoch 0, an empty history).
     ``averager`` (a :class:`~pyimagesearch.swa.WeightAverage`, or None) is saved with it.
-    :attr:`history` is the whole run's, earlier runs' epochs included. A backup that
-    cannot be written (a full disk) is said once; training goes on.
+    :attr:`history` is the whole run's, earlier runs' epochs included. When the backup
+    cannot be written (a full disk), training goes on, and ``on_failure`` is called with
+    the error, the first time only.
     """
 
-    def __init__(self, path, state, guard, averager=None):
+    def __init__(self, path, state, guard, averager=None, on_failure=None):
         super().__init__()
         self.path, self.state, self.guard, self.averager = path, state, guard, averager
+        self.on_failure = on_failure
         self.failed = False
 
     @property
@@ -68,10 +70,8 @@ class Backup(keras.callbacks.Callback):
             try:
                 save(self.path, self.model, self.state)
             except OSError as error:
-                if not self.failed:
-                    print(f"\n[WARNING] could not write the backup {self.path} "
-                          f"({error.strerror or error}); training goes on, but a killed run "
-                          f"could not continue from here", flush=True)
+                if not self.failed and self.on_failure is not None:
+                    self.on_failure(reason(error))
                 self.failed = True  # not the error: it would keep NumPy's zip file open
 
 

@@ -14,17 +14,21 @@ class TrainingGuard(keras.callbacks.Callback):
     ``signals`` says whether a stop signal has come: its ``signum``, set by the handler
     of :func:`pyimagesearch.interrupts.deferred`, which should be active around ``fit``.
     After ``fit``, ``signum`` (the signal, or None) or ``diverged`` says why training
-    stopped, and ``epochs_done`` how many epochs have run to the end (``first_epoch``
-    of them before this run, when it continues an earlier one).
+    stopped, and ``epochs_done`` how many of the ``epochs`` have run to the end
+    (``first_epoch`` of them before this run, when it continues an earlier one).
     """
 
-    def __init__(self, signals, first_epoch=0):
+    def __init__(self, signals, epochs):
         super().__init__()
-        self.signals = signals
+        self.signals, self.epochs = signals, epochs
         self.signum = None
         self.diverged = False
-        self.first_epoch = self.epochs_done = first_epoch
+        self.first_epoch = self.epochs_done = 0
         self._cut_short = False
+
+    def continue_from(self, epoch):
+        """Count the ``epoch`` epochs an earlier run finished as done."""
+        self.first_epoch = self.epochs_done = epoch
 
     @property
     def interrupted(self):

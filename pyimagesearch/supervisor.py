@@ -1,0 +1,212 @@
+"""What can go wrong in a run of fashion_mnist.py, in the hands of one object: the stop
+signals, the training guard, the backup, the problems met, the last words and the exit
+code. The driver tells the chapter's story; the :class:`Supervisor` keeps the run safe.
+
+A stop signal (Ctrl-C, SIGTERM, SIGHUP) means something different in each phase:
+
+- before the folders are prepared (the flags, the data, TensorFlow, the model are read
+  or built), it ends the run at once: nothing has been written;
+- while training, it ends training after the current batch; the model is then saved
+  and its results written;
+- while the model and its results are written, it lets them be finished.
+
+In the last two, a second signal ends the run at once, saying what was not written.
+"""
+
+import contextlib
+import sys
+import time
+
+from pyimagesearch import cli, interrupts, resume
+from pyimagesearch.atomic import remove_stale_temporaries
+from pyimagesearch.errors import UserError, reason
+from pyimagesearch.folders import check_folder, create_folder
+from pyimagesearch.guard import TrainingGuard
+from pyimagesearch.modelfile import file_size, save_model_somewhere
+from pyimagesearch.streams import surviving_streams
+from pyimagesearch.tempfolder import private_temporary_folder
+from pyimagesearch.text import plural
+
+TRAINING = "{signal}: stopping after this batch ({again} to quit at once)"
+SAVING = "{signal}: writing the model and its results first ({again} to quit at once)"
+RESULTS = "{signal}: writing the results first ({again} to quit at once)"
+
+
+class RunEnded(Exception):
+    """The run ended early and has said why; ``code`` is its exit code."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+class Supervisor:
+    """The fault state of one run with the command line ``args``, whose files are the
+    model, its backup and ``outputs`` (file names in the output folder). Use it as a
+    context manager around the run: leaving it restores the signal handlers.
+
+    Made before anything is read, it checks the flags and folders (:class:`UserError`
+    if the run cannot work). Then: :meth:`prepare_folders`, :meth:`start_training`
+    (``guard`` says how training ends), :meth:`save`, :meth:`write`, and :meth:`end`,
+    which gives the exit code.
+    """
+
+    def __init__(self, args, outputs):
+        cli.check_inputs(args)
+        self.args = args
+        self.outputs = [args.output / name for name in outputs]
+        self.backup_path = resume.backup_path(args.model)
+        self.signals = None  # the stop signals, deferred once the folders are prepared
+        self._phase = None  # what a first stop signal does now (TRAINING, SAVING, RESULTS)
+        self.guard = None  # how training ended, once it has begun
+        self.problems = []  # sentences for the run's last words
+        self._exits = contextlib.ExitStack()
+        self._started = None
+        for folder, what in self._folders():
+            check_folder(folder, what)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self._exits.close()
+
+    def _folders(self):
+        folders = {self.args.output.absolute(): "output folder"}
+        if self.args.load is None:
+            folders.setdefault(self.args.model.parent.absolute(), "model folder")
+        return folders.items()
+
+    def prepare_folders(self, model=None):
+        """Create the folders once all are checked, with room for ``model`` and its backup
+        when it is to be trained; remove what killed runs left half-written in them. From
+        here on a stop signal lets the run finish what it is doing."""
+        needed = 0 if model is None else 3 * file_size(model)
+        for folder, what in self._folders():
+            check_folder(folder, what + (", for the model and its backup," if needed else ""),
+                         needed)
+        for folder, what in self._folders():
+            create_folder(folder, what)
+        remove_stale_temporaries([self.args.model, self.backup_path, *self.outputs])
+        self._phase = RESULTS if model is None else TRAINING
+        self.signals = self._exits.enter_context(interrupts.deferred(self._acknowledge))
+
+    def _acknowledge(self, signum):
+        """Say what a first stop signal does in this phase (called by its handler)."""
+        print("\n[INFO] " + self._phase.format(signal=interrupts.describe(signum),
+                                               again=interrupts.again(signum)),
+              file=sys.stderr, flush=True)
+
+    # training
+
+    def start_training(self, model, settings):
+        """Begin training ``model``: from the backup of an interrupted run with the same
+        ``settings`` (its variables put into the model), else afresh. Returns the
+        :class:`resume.State` to train from; :attr:`guard` watches the training."""
+        args = self.args
+        fresh = args.restart or args.distribute  # --distribute: no backup (see the README)
+        state = resume.start(model, None if fresh else self.backup_path, settings, args.seed)
+        if state.epoch:
+            print(f"[INFO] continuing an interrupted run from its backup {self.backup_path}: "
+                  f"{plural(state.epoch, 'epoch')} of {args.epochs} done")
+        self.guard = TrainingGuard(self.signals, args.epochs)
+        self.guard.continue_from(state.epoch)
+        self._phase = TRAINING
+        self.signals.quit_note = lambda: (
+            "interrupted twice: stopped at once, nothing more was saved"
+            + ("; run the same command again to continue" if self.backup_path.exists() else ""))
+        self._started = time.perf_counter()
+        return state
+
+    def backup(self, state, averager=None):
+        """The callback that writes the backup after every epoch (none with --distribute)."""
+        return resume.Backup(None if self.args.distribute else self.backup_path, state,
+                             self.guard, averager, on_failure=self._backup_failed)
+
+    def _backup_failed(self, reason):
+        print(f"\n[WARNING] could not write the backup {self.backup_path} ({reason}); training "
+              f"goes on, but a killed run could not continue from here", flush=True)
+
+    def save(self, model):
+        """End training: say how it went, and save ``model`` (somewhere else if it cannot be
+        where asked). Raises :class:`RunEnded` if nothing worth saving was trained."""
+        guard, args = self.guard, self.args
+        if guard.diverged:
+            resume.remove(self.backup_path)
+            print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
+                  f"saved; try a smaller learning rate than --lr {args.lr:g}", file=sys.stderr)
+            raise RunEnded(1)
+        if guard.epochs_done == 0:
+            print(f"[INFO] {interrupts.describe(guard.signum)} before the first epoch ended: "
+                  f"nothing was saved or written", file=sys.stderr)
+            raise RunEnded(interrupts.exit_code(guard.signum))
+        epochs, seconds = guard.epochs_done - guard.first_epoch, time.perf_counter() - self._started
+        print(f"[INFO] trained {plural(epochs, 'epoch')} in {seconds:.0f} s "
+              f"({seconds / max(epochs, 1):.1f} s per epoch)")
+
+        self._phase = SAVING
+        saved, problem = save_model_somewhere(model, args.model)
+        if saved == args.model:
+            print(f"[INFO] model saved to {args.model}")
+        elif saved is None and self.backup_path.exists():
+            problem += "; free some space and run the same command again to continue"
+        if problem:
+            self.problems.append(problem)
+        if saved and not guard.interrupted:  # a finished run needs no backup
+            resume.remove(self.backup_path)
+
+    # results
+
+    def write(self, files):
+        """Write ``files``, (what, path, function that writes it) triples, in turn, saying
+        each; one that cannot be written is said and skipped. A second stop signal
+        meanwhile names those not written."""
+        failed = []
+        for number, (what, path, write) in enumerate(files):
+            try:
+                write()
+                print(f"[INFO] {what} saved to {path}")
+            except OSError as error:
+                print(f"[WARNING] could not write {path} ({reason(error)})", file=sys.stderr)
+                failed.append(path.name)
+            except interrupts.Interrupted as stop:
+                unwritten = failed + [path.name for _, path, _ in files[number:]]
+                stop.note = (f"interrupted twice: stopped at once; not written: "
+                             f"{', '.join(unwritten)} (any there are from an earlier run)")
+                raise
+        if failed:
+            self.problems.append(f"could not write {', '.join(failed)}")
+
+    def end(self):
+        """The run's last words: how training ended, and what went wrong. Returns the exit
+        code: 1 after a problem, the signal's code after a stop signal, else 0."""
+        guard = self.guard
+        interrupted = guard is not None and guard.interrupted
+        if interrupted:
+            print(f"[INFO] interrupted by {interrupts.describe(guard.signum)} after "
+                  f"{guard.epochs_done} of {self.args.epochs} epochs; the model and results "
+                  f"above are from where training stopped; run the same command again to "
+                  f"continue", file=sys.stderr)
+        if self.problems:
+            print(f"error: {'; '.join(self.problems)}", file=sys.stderr)
+            return 1
+        signum = guard.signum if interrupted else self.signals and self.signals.signum
+        return interrupts.exit_code(signum) if signum else 0
+
+
+def supervise(main, argv=None):
+    """Run ``main(argv)`` as a program: stop signals raise, output to a reader that is gone
+    is dropped instead of ending the run, temporary files go to a private folder; a
+    :class:`UserError` or a stop becomes one line on stderr. Returns the exit code."""
+    with interrupts.installed(), surviving_streams(), private_temporary_folder():
+        try:
+            return main(argv)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        except RunEnded as ended:
+            return ended.code
+        except interrupts.Interrupted as stop:
+            before = f"{stop}: stopped before training, nothing was written"
+            print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
+            return interrupts.exit_code(stop.signum)
