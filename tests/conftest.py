@@ -1,7 +1,10 @@
-"""Shared helpers: tiny Fashion-MNIST IDX files written by the tests, and a way to run
-``fashion_mnist.py`` the way a user does."""
+"""Shared helpers: tiny Fashion-MNIST IDX files written by the tests, ways to run
+``fashion_mnist.py`` (in this process, or in a new one as a user does), and one small
+trained model shared by every test that needs one."""
 
+import contextlib
 import gzip
+import io
 import os
 import subprocess
 import sys
@@ -53,12 +56,73 @@ def write_dataset(folder, n_train=256, n_test=100, gz=True, seed=0):
     return (trainX, trainY), (testX, testY)
 
 
+needs_real_data = pytest.mark.skipif(
+    not REAL_DATA.is_dir(),
+    reason="needs apt-get install dataset-fashion-mnist (.ci/run installs it, so this runs in CI)")
+
+
+@pytest.fixture(autouse=True)
+def no_display_and_no_dataset_variable(monkeypatch):
+    """In-process runs see no display and no FASHION_MNIST_DIR, as ``user_env`` gives
+    the runs in a new process."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "FASHION_MNIST_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def tiny_data(tmp_path):
     """A folder with a tiny gzipped Fashion-MNIST."""
     folder = tmp_path / "data"
     write_dataset(folder)
     return folder
+
+
+class Run:
+    """What a run of fashion_mnist.py did: its exit ``code``, ``stdout`` and ``stderr``."""
+
+    def __init__(self, code, stdout, stderr):
+        self.code, self.returncode, self.stdout, self.stderr = code, code, stdout, stderr
+
+
+def run_main(capsys, *args):
+    """Run fashion_mnist.py's ``main`` in this process, as its command line does (errors
+    and stop signals turned into a line and an exit code); returns a :class:`Run`."""
+    import fashion_mnist
+    from pyimagesearch.supervisor import supervise
+
+    capsys.readouterr()
+    code = supervise(fashion_mnist.main, [str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return Run(code, out, err)
+
+
+class TrainedModel:
+    """A model trained once for the whole session: ``path`` (its .keras file), ``data``
+    (the tiny dataset it was trained on), ``stdout`` (what its run printed), ``folder``
+    (where the run wrote its files) and the ``flags`` of that run."""
+
+    flags = ("--epochs", "1", "--seed", "5")
+
+    def __init__(self, folder):
+        self.folder = folder / "out"
+        self.data = folder / "data"
+        self.path = self.folder / "fashion_mnist.keras"
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory):
+    """One seeded model, trained in this process for one epoch on the tiny dataset."""
+    import fashion_mnist
+
+    model = TrainedModel(tmp_path_factory.mktemp("trained"))
+    write_dataset(model.data)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = fashion_mnist.main(["--dataset-dir", str(model.data), *model.flags,
+                                   "--output", str(model.folder), "--no-display"])
+    assert code == 0
+    model.stdout = out.getvalue()
+    return model
 
 
 def user_env(extra=None):
@@ -110,3 +174,15 @@ def wait_for_stderr(process, text):
         assert chunk, f"the run ended before saying {text!r}: {seen}"
         seen += chunk
     return seen
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory):
+    """A short run on the real data, as a user starts it: 2 epochs on 20,000 images. The
+    tests that use it are in the xdist group "real data", so that it runs once."""
+    out = tmp_path_factory.mktemp("real")
+    result = run_script("--limit", "20000", "--epochs", "2", "--seed", "1", "--output", out,
+                        cwd=out)
+    assert result.returncode == 0, result.stderr
+    result.folder = out
+    return result

@@ -1,20 +1,20 @@
 """The command line: every flag in --help and in the README's table, bad values refused
 before anything is read or written, and the line that names what a run changed."""
 
+import platform
 import re
-import subprocess
-import sys
 
+import keras
 import pytest
+import tensorflow as tf
 
-from conftest import ROOT, SCRIPT, assert_clean_failure, run_script
+from conftest import ROOT
 from pyimagesearch import cli
+from pyimagesearch.errors import UserError
 
 
 def help_text():
-    result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True,
-                            text=True, check=True)
-    return " ".join(result.stdout.split())
+    return " ".join(cli.make_parser().format_help().split())
 
 
 def test_help_shows_every_default():
@@ -55,58 +55,41 @@ def test_the_readme_table_lists_every_flag_and_only_those():
     ("--weight-decay", "nan"), ("--schedule", "linear"), ("--erase-rate", "2"),
     ("--erase-rate", "nan"), ("--max-shift", "-1"), ("--max-shift", "15"),
     ("--max-shift", "1.5"), ("--label-smoothing", "1.5"), ("--swa", "-1"), ("--swa", "x"),
+    ("--seed", "-1"), ("--seed", "4294967296"),
 ])
-def test_bad_flag_values_are_refused(tmp_path, tiny_data, flag, value):
-    result = run_script("--dataset-dir", tiny_data, flag, value, cwd=tmp_path)
-    assert result.returncode == 2
-    assert_clean_failure(result, flag, value)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+def test_bad_flag_values_are_refused(tmp_path, monkeypatch, capsys, flag, value):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        cli.parse_args([flag, value, "--output", "out"])
+    assert refused.value.code == 2  # argparse's exit code for a bad command line
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert flag in message and value in message, message
+    if flag == "--seed":
+        assert "from 0 to 4294967295" in message
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_limit_above_the_training_set(tmp_path, tiny_data):
-    result = run_script("--dataset-dir", tiny_data, "--limit", "257", cwd=tmp_path)
-    assert_clean_failure(result, "--limit 257", "256 training images")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
-
-
-def test_output_folder_that_cannot_be_created(tmp_path, tiny_data):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    result = run_script("--dataset-dir", tiny_data, "--output", blocker / "out", cwd=tmp_path)
-    assert_clean_failure(result, "a-file is a file, not a folder")
-    assert blocker.read_text() == "not a folder"
-
-
-def test_load_missing_and_non_model_files(tmp_path, tiny_data):
-    result = run_script("--dataset-dir", tiny_data, "--load", tmp_path / "none.keras", cwd=tmp_path)
-    assert_clean_failure(result, "there is no model file")
-    fake = tmp_path / "fake.keras"
-    fake.write_text("hello")
-    result = run_script("--dataset-dir", tiny_data, "--load", fake, "--output", tmp_path / "out",
-                        cwd=tmp_path)
-    assert_clean_failure(result, "fake.keras is not a Keras model")
-    assert not (tmp_path / "out" / "montage.png").exists()
-
-
-def test_load_refuses_a_model_of_the_wrong_shape(tmp_path, tiny_data):
-    import keras
-
-    path = tmp_path / "cifar.keras"
-    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
-                      keras.layers.Dense(10)]).save(path)
-    result = run_script("--dataset-dir", tiny_data, "--load", path, cwd=tmp_path)
-    assert_clean_failure(result, "Fashion-MNIST needs")
+def test_the_model_goes_into_the_output_folder_unless_given():
+    assert cli.parse_args(["--output", "out"]).model == cli.Path("out/fashion_mnist.keras")
+    assert cli.parse_args(["--model", "m/a.keras"]).model == cli.Path("m/a.keras")
 
 
 @pytest.mark.parametrize("flags, phrase", [
     (["--epochs", "3", "--swa", "3"], "--swa 3 would average every epoch of the 3"),
     (["--epochs", "3", "--swa", "1", "--distribute"], "leave out --distribute"),
+    (["--load", "none.keras"], "there is no model file none.keras"),
+    (["--classify", "nowhere.jpg"], "nowhere.jpg does not exist"),
 ])
-def test_swa_that_cannot_work_is_refused_before_training(tmp_path, tiny_data, flags, phrase):
-    result = run_script("--dataset-dir", tiny_data, *flags, cwd=tmp_path)
-    assert result.returncode == 1
-    assert phrase in result.stderr and "Traceback" not in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+def test_flags_that_cannot_work_together_are_refused(tmp_path, monkeypatch, flags, phrase):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=re.escape(phrase)):
+        cli.check_inputs(cli.parse_args(flags))
+
+
+def test_a_model_path_that_is_a_folder_is_refused(tmp_path):
+    (tmp_path / "fashion_mnist.keras").mkdir()
+    with pytest.raises(UserError, match="fashion_mnist.keras is a folder.*--model"):
+        cli.check_inputs(cli.parse_args(["--output", str(tmp_path)]))
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -126,15 +109,10 @@ def test_the_recipe_line_names_bfloat16_arithmetic():
     assert cli.describe_recipe(args, compute_dtype="bfloat16") == "bfloat16 arithmetic"
 
 
-def test_version_names_tensorflow_keras_and_python():
-    import platform
-
-    import keras
-    import tensorflow as tf
-
-    result = subprocess.run([sys.executable, str(SCRIPT), "--version"], capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0
-    assert result.stdout.strip() == (f"fashion_mnist.py with TensorFlow {tf.__version__}, "
-                                     f"Keras {keras.__version__}, "
-                                     f"Python {platform.python_version()}")
+def test_version_names_tensorflow_keras_and_python(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.parse_args(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == (
+        f"fashion_mnist.py with TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"Python {platform.python_version()}")

@@ -16,7 +16,7 @@ import time
 import cv2
 import pytest
 
-from conftest import SCRIPT, run_script
+from conftest import SCRIPT, run_main
 
 TOOLS = ["Xvfb", "xdotool", "import"]
 needs_xvfb = pytest.mark.skipif(not all(map(shutil.which, TOOLS)),
@@ -86,31 +86,30 @@ def test_montage_window_waits_for_a_key(tmp_path, tiny_data, virtual_display):
     assert "no window was opened" not in stdout
 
 
-def test_a_display_without_a_server_is_named(tmp_path, tiny_data):
+def test_a_display_without_a_server_is_named(tmp_path, capsys, tiny_data, monkeypatch):
     # DISPLAY is set (as over SSH with broken X forwarding) but nothing answers there
-    result = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--output", tmp_path / "out",
-                        cwd=tmp_path, env={"DISPLAY": ":65000"})
-    assert result.returncode == 0, result.stderr
+    monkeypatch.setenv("DISPLAY", ":65000")
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "1",
+                      "--output", tmp_path / "out")
+    assert result.code == 0, result.stderr
     assert "could not open a window on display :65000, so no window was opened" in result.stdout
     assert (tmp_path / "out" / "montage.png").is_file()
 
 
 @needs_xvfb
-def test_classified_pictures_are_shown_in_the_window_too(tmp_path, tiny_data, virtual_display):
+def test_classified_pictures_are_shown_in_the_window_too(tmp_path, trained_model,
+                                                         virtual_display):
     import numpy as np
 
-    from photo import make_photo
+    from pyimagesearch.photos import make_photo
 
-    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--output", tmp_path / "m",
-                         cwd=tmp_path)
-    assert trained.returncode == 0, trained.stderr
     picture = np.zeros((28, 28), np.uint8)
     picture[:, 7:21] = 180
     make_photo(picture, tmp_path / "mine.jpg", np.random.default_rng(0))
     env = {**os.environ, "DISPLAY": virtual_display}
-    process = subprocess.Popen([sys.executable, str(SCRIPT), "--load",
-                                str(tmp_path / "m" / "fashion_mnist.keras"), "--classify",
-                                str(tmp_path / "mine.jpg"), "--output", str(tmp_path / "out")],
+    process = subprocess.Popen([sys.executable, str(SCRIPT), "--load", str(trained_model.path),
+                                "--classify", str(tmp_path / "mine.jpg"),
+                                "--output", str(tmp_path / "out")],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:

@@ -19,19 +19,20 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import fashion_mnist as fm
-from pyimagesearch import interrupts
 from pyimagesearch.cli import parse_args
 from pyimagesearch.datasets import load_fashion_mnist
 from pyimagesearch.distribute import choose_strategy
 from pyimagesearch.pipeline import make_dataset
+from pyimagesearch.supervisor import Supervisor
 
 ((trainX, trainY), (testX, testY)), _ = load_fashion_mnist(sys.argv[1])
 strategy = choose_strategy(True)
-args = parse_args(["--epochs", "1", "--seed", "1", "--distribute"])
-model = fm.build_model(args, strategy, steps_per_epoch=4)
-with interrupts.deferred() as signals:
+args = parse_args(["--epochs", "1", "--seed", "1", "--distribute", "--output", sys.argv[2]])
+model = fm.build_model(args, strategy, len(trainX))
+with Supervisor(args, fm.OUTPUTS) as run:
+    run.prepare_folders(model)
     data = trainX, trainY, make_dataset(testX, testY, fm.EVAL_BS)
-    history, guard = fm.train(model, args, data, None, signals)
+    history = fm.train(model, args, data, run)
 kernel = model.layers[0].kernel  # a MirroredVariable: one copy per device
 copies = [v.numpy() for v in kernel.value.values]
 print(json.dumps({
@@ -45,9 +46,9 @@ print(json.dumps({
 """
 
 
-def test_mirrored_strategy_over_two_cpu_devices(tiny_data):
-    result = subprocess.run([sys.executable, "-c", PROGRAM, str(tiny_data)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+def test_mirrored_strategy_over_two_cpu_devices(tmp_path, tiny_data):
+    result = subprocess.run([sys.executable, "-c", PROGRAM, str(tiny_data), str(tmp_path / "out")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
@@ -107,6 +108,7 @@ def test_two_workers_train_one_model_together(tmp_path, tiny_data):
     assert_same_weights(models)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_one_worker_stops_both_at_the_same_step(tmp_path, tiny_data):
     processes = start_workers(tmp_path, tiny_data, epochs=200)
     seen = ""

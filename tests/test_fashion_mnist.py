@@ -1,5 +1,6 @@
-"""fashion_mnist.py as a user meets it: a subprocess, its exit code, what it printed and
-wrote; and its steps (build, train, predict) called the way another script would."""
+"""fashion_mnist.py as a user meets it: its exit code, what it printed and wrote (in a
+new process where that is what a user would see, in this one otherwise); and its steps
+(build, train, predict) called the way another script would."""
 
 import re
 import signal
@@ -14,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 import fashion_mnist
-from conftest import (REAL_DATA, SCRIPT, assert_clean_failure, run_script, start_training,
-                      user_env, wait_for_stderr, write_dataset)
+from conftest import (SCRIPT, assert_clean_failure, needs_real_data, run_main, run_script,
+                      start_training, user_env, wait_for_stderr, write_dataset)
 from pyimagesearch import cli
 from pyimagesearch.datasets import LABEL_NAMES
 from pyimagesearch.pipeline import make_dataset
@@ -54,7 +55,7 @@ def test_headless_run_writes_everything(tmp_path, tiny_data):
     ("truncated-gzip", "train-images-idx3-ubyte.gz"),
     ("label-count", "labels but"),
 ])
-def test_bad_data_fails_before_training(tmp_path, damage, phrase):
+def test_bad_data_fails_before_training(tmp_path, capsys, damage, phrase):
     import gzip
 
     from conftest import idx_bytes
@@ -70,49 +71,49 @@ def test_bad_data_fails_before_training(tmp_path, damage, phrase):
         (data / "t10k-labels-idx1-ubyte.gz").write_bytes(
             gzip.compress(idx_bytes(np.zeros(99, np.uint8))))
     started = time.monotonic()
-    result = run_script("--dataset-dir", data, "--output", tmp_path / "out", cwd=tmp_path)
+    result = run_main(capsys, "--dataset-dir", data, "--output", tmp_path / "out")
     assert_clean_failure(result, phrase)
     assert time.monotonic() - started < 30
     assert not (tmp_path / "out").exists()
 
 
-def test_saved_model_is_reused_with_identical_predictions(tmp_path, tiny_data):
-    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--seed", "5",
-                         "--output", tmp_path / "a", cwd=tmp_path)
-    assert trained.returncode == 0, trained.stderr
-    model = tmp_path / "a" / "fashion_mnist.keras"
-    loaded = run_script("--dataset-dir", tiny_data, "--load", model, "--seed", "5",
-                        "--output", tmp_path / "b", cwd=tmp_path)
-    assert loaded.returncode == 0, loaded.stderr
+def report(text):
+    """The classification report and confusion matrix a run printed."""
+    return text[text.index("precision"):text.index("[INFO] test accuracy")]
+
+
+def test_saved_model_is_reused_with_identical_predictions(tmp_path, capsys, trained_model):
+    loaded = run_main(capsys, "--dataset-dir", trained_model.data, "--load", trained_model.path,
+                      "--seed", "5", "--output", tmp_path / "b")
+    assert loaded.code == 0, loaded.stderr
     assert "training model" not in loaded.stdout and not (tmp_path / "b" / "plot.png").exists()
-
-    def report(text):
-        return text[text.index("precision"):text.index("[INFO] test accuracy")]
-
-    assert report(loaded.stdout) == report(trained.stdout)
-    montages = [(tmp_path / name / "montage.png").read_bytes() for name in "ab"]
-    assert montages[0] == montages[1]
+    assert report(loaded.stdout) == report(trained_model.stdout)
+    assert ((tmp_path / "b" / "montage.png").read_bytes()
+            == (trained_model.folder / "montage.png").read_bytes())
 
 
-def test_divergence_stops_and_keeps_the_good_model(tmp_path, tiny_data):
+def test_divergence_stops_and_keeps_the_good_model(tmp_path, capsys, tiny_data):
     out = tmp_path / "out"
     out.mkdir()
     (out / "fashion_mnist.keras").write_bytes(b"a good model from yesterday")
-    result = run_script("--dataset-dir", tiny_data, "--lr", "1e30", "--epochs", "3",
-                        "--output", out, cwd=tmp_path)
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--lr", "1e30", "--epochs", "3",
+                      "--output", out)
     assert_clean_failure(result, "NaN or infinite", "smaller learning rate")
-    assert result.returncode == 1
+    assert result.code == 1
     assert "Epoch 2/3" not in result.stdout
     assert (out / "fashion_mnist.keras").read_bytes() == b"a good model from yesterday"
     assert sorted(p.name for p in out.iterdir()) == ["fashion_mnist.keras"]
 
 
-def test_mixed_precision_says_what_it_trained_in(tmp_path, tiny_data):
+def test_mixed_precision_says_what_it_trained_in(tmp_path, capsys, tiny_data):
     from pyimagesearch.precision import cpu_supports_bfloat16
 
-    result = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--mixed-precision",
-                        "--output", tmp_path / "out", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    try:
+        result = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "1",
+                          "--mixed-precision", "--output", tmp_path / "out")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert result.code == 0, result.stderr
     changes = result.stdout.split("changed from the chapter's recipe: ")[1].splitlines()[0]
     if cpu_supports_bfloat16():
         assert "mixed precision: bfloat16 on the CPU" in result.stdout
@@ -122,14 +123,11 @@ def test_mixed_precision_says_what_it_trained_in(tmp_path, tiny_data):
         assert changes == "epochs 1"
 
 
-def test_same_seed_same_run(tmp_path, tiny_data):
-    runs = []
-    for name in "ab":
-        result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--seed", "11",
-                            "--output", tmp_path / name, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-        runs.append(tmp_path / name)
-    a, b = runs
+def test_same_seed_same_run(tmp_path, capsys, trained_model):
+    again = run_main(capsys, "--dataset-dir", trained_model.data, *trained_model.flags,
+                     "--output", tmp_path)
+    assert again.code == 0, again.stderr
+    a, b = trained_model.folder, tmp_path
     assert (a / "montage.png").read_bytes() == (b / "montage.png").read_bytes()
     assert (a / "plot.png").read_bytes() == (b / "plot.png").read_bytes()
     weights_a = keras.models.load_model(a / "fashion_mnist.keras").get_weights()
@@ -137,7 +135,32 @@ def test_same_seed_same_run(tmp_path, tiny_data):
     assert all(np.array_equal(x, y) for x, y in zip(weights_a, weights_b))
 
 
-@pytest.mark.parametrize("flags", [(), ("--swa", "19", "--schedule", "cosine")])
+def test_the_limit_cannot_exceed_the_training_set(tmp_path, capsys, tiny_data):
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--limit", "257",
+                      "--output", tmp_path / "out")
+    assert_clean_failure(result, "--limit 257", "256 training images")
+    assert result.code == 1 and not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_that_cannot_be_created(tmp_path, capsys, tiny_data):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--output", blocker / "out")
+    assert_clean_failure(result, "a-file is a file, not a folder")
+    assert blocker.read_text() == "not a folder"
+    assert "loading Fashion MNIST" not in result.stdout  # refused before the data is read
+
+
+def test_swa_that_cannot_work_writes_nothing(tmp_path, capsys, tiny_data, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "3", "--swa", "3")
+    assert_clean_failure(result, "--swa 3 would average every epoch of the 3")
+    assert result.code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.parametrize("flags", [(), pytest.param(("--swa", "19", "--schedule", "cosine"),
+                                                     marks=pytest.mark.slow)])
 def test_ctrl_c_stops_after_the_batch_and_keeps_the_results(tmp_path, flags):
     # with --swa 19, Ctrl-C comes in the first averaged epoch
     process = start_training(tmp_path, flags=flags)
@@ -191,8 +214,9 @@ def test_only_training_batches_are_augmented(tmp_path, tiny_data, monkeypatch):
 
 def build(*flags, steps_per_epoch=100):
     """The driver's compiled model for a command line, on this process's one device."""
-    return fashion_mnist.build_model(cli.parse_args(list(flags)), tf.distribute.get_strategy(),
-                                     steps_per_epoch)
+    args = cli.parse_args(list(flags))
+    return fashion_mnist.build_model(args, tf.distribute.get_strategy(),
+                                     steps_per_epoch * args.batch_size)
 
 
 def test_the_chapters_optimizer_by_default():
@@ -247,13 +271,12 @@ def printed_matrix(stdout):
     return np.array([[int(n) for n in line.split()[-10:]] for line in lines])
 
 
-def test_augmented_run_reports_its_recipe_and_saves_a_plain_model(tmp_path, tiny_data):
+def test_augmented_run_reports_its_recipe_and_saves_a_plain_model(tmp_path, capsys, tiny_data):
     out = tmp_path / "out"
-    result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--augment",
-                        "--schedule", "cosine", "--weight-decay", "1e-4",
-                        "--label-smoothing", "0.1", "--tta", "--seed", "3", "--output", out,
-                        cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "2", "--augment",
+                      "--schedule", "cosine", "--weight-decay", "1e-4", "--label-smoothing", "0.1",
+                      "--tta", "--seed", "3", "--output", out)
+    assert result.code == 0, result.stderr
     assert ("changed from the chapter's recipe: flip + 2 px shift + erase augmentation, cosine "
             "schedule, weight decay 0.0001, label smoothing 0.1, epochs 2, flip test-time "
             "augmentation") in result.stdout
@@ -264,59 +287,54 @@ def test_augmented_run_reports_its_recipe_and_saves_a_plain_model(tmp_path, tiny
     assert cv2.imread(str(out / "confusion.png")).shape[2] == 3
 
     # the model file is a plain MiniVGGNet: Keras alone loads it, with no augmentation layer
-    probe = ("import sys, keras, numpy as np; m = keras.models.load_model(sys.argv[1]); "
-             "assert not [l for l in m.layers if 'Random' in type(l).__name__]; "
-             "print(m.predict(np.zeros((2, 28, 28, 1)), verbose=0).shape)")
-    loaded = subprocess.run([sys.executable, "-c", probe, str(out / "fashion_mnist.keras")],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert loaded.returncode == 0, loaded.stderr
-    assert loaded.stdout.strip() == "(2, 10)"
+    model = keras.models.load_model(out / "fashion_mnist.keras")
+    assert not [layer for layer in model.layers if "Random" in type(layer).__name__]
+    assert model.predict(np.zeros((2, 28, 28, 1)), verbose=0).shape == (2, 10)
 
-    again = run_script("--dataset-dir", tiny_data, "--load", out / "fashion_mnist.keras",
-                       "--tta", "--output", tmp_path / "again", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
+    again = run_main(capsys, "--dataset-dir", tiny_data, "--load", out / "fashion_mnist.keras",
+                     "--tta", "--output", tmp_path / "again")
+    assert again.code == 0, again.stderr
     np.testing.assert_array_equal(printed_matrix(again.stdout), matrix)
 
 
-def test_swa_run_says_so_and_reports_the_averaged_model(tmp_path, tiny_data):
+def test_swa_run_says_so_and_reports_the_averaged_model(tmp_path, capsys, tiny_data):
     out = tmp_path / "out"
-    result = run_script("--dataset-dir", tiny_data, "--epochs", "3", "--swa", "2",
-                        "--schedule", "cosine", "--seed", "1", "--output", out, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "3", "--swa", "2",
+                      "--schedule", "cosine", "--seed", "1", "--output", out)
+    assert result.code == 0, result.stderr
     assert "mean of the weights after each of the last 2 epochs" in result.stdout
     assert "weights averaged over the last 2 epochs" in result.stdout
     reported = result.stdout.split("[INFO] test accuracy: ")[1].split()[0]
 
     # the saved model is the averaged one: loaded again, it gives the report's accuracy
-    again = run_script("--dataset-dir", tiny_data, "--load", out / "fashion_mnist.keras",
-                       "--output", tmp_path / "again", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
+    again = run_main(capsys, "--dataset-dir", tiny_data, "--load", out / "fashion_mnist.keras",
+                     "--output", tmp_path / "again")
+    assert again.code == 0, again.stderr
     assert f"[INFO] test accuracy: {reported}" in again.stdout
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="needs apt-get install dataset-fashion-mnist "
-                    "(.ci/run installs it, so this runs in CI)")
-def test_real_data_one_epoch(tmp_path):
-    result = run_script("--limit", "3000", "--epochs", "1", "--output", tmp_path, "--seed", "1",
-                        cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "training model on 3,000 images" in result.stdout
-    assert "10000" in result.stdout  # the whole test set is evaluated
-    keras_logs = last_epoch_logs(result.stdout)
+@pytest.mark.slow
+@pytest.mark.xdist_group("real data")
+@needs_real_data
+def test_real_data_short_run(real_run):
+    assert "training model on 20,000 images" in real_run.stdout
+    assert "10000" in real_run.stdout  # the whole test set is evaluated
+    keras_logs = last_epoch_logs(real_run.stdout)
     assert float(keras_logs["accuracy"]) > 0.4  # it learned: chance is 0.1
     # The report's accuracy is Keras's validation accuracy for the same model and images.
-    # (It is not asserted to be high: after 94 updates batch norm's running statistics are
-    # still far from the data's, so the test accuracy of such a short run ranges widely.)
-    assert f"[INFO] test accuracy: {keras_logs['val_accuracy']}" in result.stdout
+    # (It is not asserted to be high: with few updates batch norm's running statistics can
+    # still be far from the data's, so the test accuracy of such a short run ranges widely.)
+    assert f"[INFO] test accuracy: {keras_logs['val_accuracy']}" in real_run.stdout
 
 
 def test_no_data_anywhere_ends_in_one_sentence(tmp_path):
     # no folder has the files and the download fails (as offline): the error is all there is
     program = ("import sys, fashion_mnist, keras, pyimagesearch.datasets as datasets\n"
+               "from pyimagesearch.supervisor import supervise\n"
                "datasets.DEBIAN_DIR = datasets.KERAS_CACHE_DIR = datasets.Path(sys.argv[1])\n"
                "def offline(): raise OSError('Name or service not known')\n"
                "keras.datasets.fashion_mnist.load_data = offline\n"
-               "sys.exit(fashion_mnist.run(['--output', sys.argv[1] + '/out']))\n")
+               "sys.exit(supervise(fashion_mnist.main, ['--output', sys.argv[1] + '/out']))\n")
     result = subprocess.run([sys.executable, "-c", program, str(tmp_path / "none")],
                             cwd=SCRIPT.parent, env=user_env(), capture_output=True, text=True,
                             timeout=300)

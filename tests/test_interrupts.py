@@ -33,13 +33,13 @@ def test_each_stop_signal_raises_interrupted_once_installed(signum):
 
 
 @pytest.mark.parametrize("signum", SIGNALS)
-def test_deferred_notes_the_first_and_raises_on_the_second(signum, capsys):
+def test_deferred_notes_the_first_and_raises_on_the_second(signum):
     interrupts.install()
     with pytest.raises(interrupts.Interrupted) as second:
-        with interrupts.deferred("{signal}: finishing ({again})", quit_note="stopped") as pending:
+        heard = []
+        with interrupts.deferred(heard.append, quit_note="stopped") as pending:
             send(signum)
-            assert pending.signum == signum  # noted, and the work goes on
-            assert f"{interrupts.describe(signum)}: finishing" in capsys.readouterr().err
+            assert pending.signum == signum and heard == [signum]  # noted; the work goes on
             pending.quit_note = lambda: "stopped, as the work now says"
             send(signal.SIGINT)
     assert second.value.note == "stopped, as the work now says"
@@ -48,7 +48,17 @@ def test_deferred_notes_the_first_and_raises_on_the_second(signum, capsys):
 
 
 def test_names_and_codes():
+    assert interrupts.again(signal.SIGINT) == "press Ctrl-C again"
+    assert interrupts.again(signal.SIGTERM) == "send it again"
     assert interrupts.describe(signal.SIGINT) == "Ctrl-C"
     assert interrupts.describe(signal.SIGTERM) == "SIGTERM"
     assert interrupts.exit_code(signal.SIGINT) == 130
     assert interrupts.exit_code(signal.SIGTERM) == 143
+
+
+def test_installed_puts_the_handlers_back():
+    before = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    with interrupts.installed():
+        with pytest.raises(interrupts.Interrupted):
+            send(signal.SIGTERM)
+    assert {signum: signal.getsignal(signum) for signum in SIGNALS} == before

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REAL_DATA, assert_clean_failure, run_script
-from photo import make_photo
+from conftest import REAL_DATA, assert_clean_failure, needs_real_data, run_main
+from pyimagesearch.photos import make_photo
 from pyimagesearch import photos
 from pyimagesearch.errors import UserError
 
@@ -114,23 +114,15 @@ def test_a_folder_means_every_picture_in_it(tmp_path):
         photos.pictures_in([tmp_path / "empty"])
 
 
-@pytest.fixture(scope="module")
-def trained_model(tmp_path_factory):
-    """A model trained here on real data, briefly: agreement needs no more."""
+@pytest.mark.slow
+@pytest.mark.xdist_group("real data")
+@needs_real_data
+def test_photos_of_the_test_set_convert_back_and_are_classified_alike(tmp_path, real_run):
     import keras
 
-    out = tmp_path_factory.mktemp("model")
-    result = run_script("--epochs", "2", "--limit", "20000", "--seed", "1", "--output", out,
-                        cwd=out)
-    assert result.returncode == 0, result.stderr
-    return keras.models.load_model(out / "fashion_mnist.keras")
-
-
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="needs apt-get install dataset-fashion-mnist "
-                    "(.ci/run installs it, so this runs in CI)")
-def test_photos_of_the_test_set_convert_back_and_are_classified_alike(tmp_path, trained_model):
     from pyimagesearch.datasets import load_fashion_mnist
 
+    model = keras.models.load_model(real_run.folder / "fashion_mnist.keras")
     (_, (testX, testY)), _ = load_fashion_mnist(REAL_DATA)
     rng = np.random.default_rng(0)
     chosen = rng.choice(len(testX), 500, replace=False)
@@ -141,26 +133,24 @@ def test_photos_of_the_test_set_convert_back_and_are_classified_alike(tmp_path, 
     # mean absolute pixel difference, of 255: about 16 on average (measured), from the
     # canvas's grey, the JPEG, and the resampling
     assert differences.mean() < 20 and np.percentile(differences, 99) < 50
-    predict = lambda x: trained_model.predict(x[..., None] / 255.0, verbose=0).argmax(1)  # noqa
+    predict = lambda x: model.predict(x[..., None] / 255.0, verbose=0).argmax(1)  # noqa
     agreement = np.mean(predict(converted) == predict(originals))
     print(f"agreement on 500 photos: {agreement:.3f}; mean difference {differences.mean():.1f}")
     assert agreement >= 0.90
 
 
-def test_classify_prints_the_three_likeliest_labels_and_writes_a_sheet(tmp_path, tiny_data):
-    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--output", tmp_path / "m",
-                         cwd=tmp_path)
-    assert trained.returncode == 0, trained.stderr
+def test_classify_prints_the_three_likeliest_labels_and_writes_a_sheet(tmp_path, capsys,
+                                                                       trained_model, monkeypatch):
     folder = tmp_path / "mine"
     folder.mkdir()
     rng = np.random.default_rng(0)
     for name in ["a.jpg", "b.png"]:
         make_photo(shirt(), folder / name, rng)
     single = make_photo(shirt(), tmp_path / "c.webp", rng)
-    result = run_script("--load", tmp_path / "m" / "fashion_mnist.keras", "--classify", folder,
-                        single, "--output", tmp_path / "out", cwd=tmp_path,
-                        env={"FASHION_MNIST_DIR": str(tmp_path / "no-data-needed")})
-    assert result.returncode == 0, result.stderr
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "no-data-needed"))
+    result = run_main(capsys, "--load", trained_model.path, "--classify", folder, single,
+                      "--output", tmp_path / "out")
+    assert result.code == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("[INFO] ") and
              line.split()[1].rstrip(":").endswith((".jpg", ".png", ".webp"))]
     assert [line.split()[1] for line in lines] == [f"{folder / 'a.jpg'}:", f"{folder / 'b.png'}:",
@@ -174,17 +164,13 @@ def test_classify_prints_the_three_likeliest_labels_and_writes_a_sheet(tmp_path,
     assert "evaluating network" not in result.stdout  # the test set is not needed
 
 
-def test_bad_pictures_are_named_and_the_rest_classified(tmp_path, tiny_data):
-    trained = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--output", tmp_path / "m",
-                         cwd=tmp_path)
-    assert trained.returncode == 0, trained.stderr
+def test_bad_pictures_are_named_and_the_rest_classified(tmp_path, capsys, trained_model):
     good = make_photo(shirt(), tmp_path / "good.jpg", np.random.default_rng(0))
     (tmp_path / "bad.jpg").write_text("not a picture")
     cv2.imwrite(str(tmp_path / "flat.png"), np.zeros((10, 10), np.uint8))
-    result = run_script("--load", tmp_path / "m" / "fashion_mnist.keras", "--classify", good,
-                        tmp_path / "bad.jpg", tmp_path / "flat.png", "--output", tmp_path / "out",
-                        cwd=tmp_path)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    result = run_main(capsys, "--load", trained_model.path, "--classify", good,
+                      tmp_path / "bad.jpg", tmp_path / "flat.png", "--output", tmp_path / "out")
+    assert result.code == 1 and "Traceback" not in result.stderr
     assert "bad.jpg is not a picture OpenCV can read" in result.stderr
     assert "flat.png is all one colour" in result.stderr
     assert f"[INFO] {good}: " in result.stdout
@@ -195,9 +181,25 @@ def test_bad_pictures_are_named_and_the_rest_classified(tmp_path, tiny_data):
     (lambda tmp: tmp / "nowhere.jpg", "nowhere.jpg does not exist"),
     (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "holds no pictures"),
 ])
-def test_no_usable_picture_is_refused_before_training(tmp_path, tiny_data, make, phrase):
-    result = run_script("--dataset-dir", tiny_data, "--classify", make(tmp_path), "--output",
-                        tmp_path / "out", cwd=tmp_path)
+def test_no_usable_picture_is_refused_before_training(tmp_path, capsys, tiny_data, make, phrase):
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--classify", make(tmp_path),
+                      "--output", tmp_path / "out")
     assert_clean_failure(result, phrase)
-    assert result.returncode == 1 and "Epoch 1/" not in result.stdout
+    assert result.code == 1 and "Epoch 1/" not in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_the_photo_tool_makes_a_picture_of_a_test_image(tmp_path, capsys, monkeypatch):
+    from pyimagesearch import datasets
+    from conftest import write_dataset
+
+    write_dataset(tmp_path / "data")
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "data"))
+    photos.main(["3", str(tmp_path / "boot.jpg")])
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'boot.jpg'}: test image 3 (")
+    close_to(photos.to_fashion_mnist(tmp_path / "boot.jpg"),
+             datasets.load_fashion_mnist()[0][1][0][3], bound=20)
+    with pytest.raises(SystemExit, match="there are 100 test images"):
+        photos.main(["100", str(tmp_path / "x.jpg")])
+    with pytest.raises(SystemExit, match="usage: python -m pyimagesearch.photos"):
+        photos.main(["boot.jpg"])

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import run_script, start_training
-from pyimagesearch import resume
+from conftest import run_main, start_training
+from pyimagesearch import cli, resume
 from pyimagesearch.errors import UserError
 
 SETTINGS = {"epochs": 4, "seed": 3}
@@ -82,9 +82,10 @@ def test_a_damaged_backup_is_refused(tmp_path):
 
 
 def kill_after(tmp_path, epochs_done, epochs, flags):
-    """Start a seeded run and SIGKILL it once its backup holds ``epochs_done`` epochs."""
+    """Start a seeded run on 1,000 images and SIGKILL it once its backup holds
+    ``epochs_done`` epochs (as the next epoch begins: it takes about a second)."""
     process = start_training(tmp_path, epochs=epochs, flags=["--seed", "3", *flags],
-                             wait_for=f"Epoch {epochs_done + 1}/{epochs}")
+                             wait_for=f"Epoch {epochs_done + 1}/{epochs}", n_train=1000)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
@@ -104,41 +105,41 @@ def same_run(a, b):
 @pytest.mark.parametrize("flags", [
     [],
     # killed inside weight averaging: the sums, the augmentation and the schedule carry on
-    ["--augment", "--swa", "2", "--schedule", "cosine"],
+    pytest.param(["--augment", "--swa", "2", "--schedule", "cosine"], marks=pytest.mark.slow),
 ])
-def test_a_killed_run_continues_to_the_same_model(tmp_path, flags):
+def test_a_killed_run_continues_to_the_same_model(tmp_path, capsys, flags):
     out = kill_after(tmp_path, 2, 4, flags)
     assert (out / "fashion_mnist-backup.npz").is_file()
     assert not (out / "fashion_mnist.keras").exists()
 
     data = tmp_path / "data"
-    again = run_script("--dataset-dir", data, "--epochs", "4", "--seed", "3", *flags,
-                       "--output", out, cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
+    again = run_main(capsys, "--dataset-dir", data, "--epochs", "4", "--seed", "3", *flags,
+                     "--output", out)
+    assert again.code == 0, again.stderr
     assert "continuing an interrupted run from its backup" in again.stdout
     assert "2 epochs of 4 done" in again.stdout and "Epoch 3/4" in again.stdout
     assert "Epoch 1/4" not in again.stdout and "trained 2 epochs" in again.stdout
     assert not (out / "fashion_mnist-backup.npz").exists()  # a finished run removes it
 
-    whole = run_script("--dataset-dir", data, "--epochs", "4", "--seed", "3", *flags,
-                       "--output", tmp_path / "whole", cwd=tmp_path)
-    assert whole.returncode == 0, whole.stderr
+    whole = run_main(capsys, "--dataset-dir", data, "--epochs", "4", "--seed", "3", *flags,
+                     "--output", tmp_path / "whole")
+    assert whole.code == 0, whole.stderr
     same_run(out, tmp_path / "whole")
 
 
-def test_restart_and_other_settings(tmp_path):
+def test_restart_and_other_settings(tmp_path, capsys):
     out = kill_after(tmp_path, 1, 3, [])
     data = tmp_path / "data"
-    other = run_script("--dataset-dir", data, "--epochs", "5", "--seed", "3", "--output", out,
-                       cwd=tmp_path)
-    assert other.returncode == 1 and "Traceback" not in other.stderr
+    other = run_main(capsys, "--dataset-dir", data, "--epochs", "5", "--seed", "3",
+                     "--output", out)
+    assert other.code == 1 and "Traceback" not in other.stderr
     assert "other settings (epochs 3 then, 5 now)" in other.stderr
     assert "--restart" in other.stderr.splitlines()[-1]
     assert (out / "fashion_mnist-backup.npz").is_file()  # refused: nothing changed
 
-    fresh = run_script("--dataset-dir", data, "--epochs", "2", "--seed", "3", "--restart",
-                       "--output", out, cwd=tmp_path)
-    assert fresh.returncode == 0, fresh.stderr
+    fresh = run_main(capsys, "--dataset-dir", data, "--epochs", "2", "--seed", "3", "--restart",
+                     "--output", out)
+    assert fresh.code == 0, fresh.stderr
     assert "continuing" not in fresh.stdout and "Epoch 1/2" in fresh.stdout
     assert not (out / "fashion_mnist-backup.npz").exists()
-    assert "--restart" in run_script("--help", cwd=tmp_path).stdout
+    assert "--restart" in cli.make_parser().format_help()

@@ -30,7 +30,6 @@ def test_learning_rate_after_a_real_fit():
     model.fit(make_dataset(trainX, trainY, 32, shuffle=True), epochs=2, shuffle=False, verbose=0)
     assert int(opt.iterations) == 6
     assert float(opt.learning_rate) == pytest.approx(keras2_lr(6), rel=1e-6)
-    assert opt.momentum == 0.9
 
 
 def test_warmup_then_cosine_to_zero():

@@ -1,4 +1,4 @@
-"""The process around TensorFlow: set up before the import, quiet while it starts."""
+"""TensorFlow's start: set up before the import, quiet while it starts."""
 
 import platform
 import subprocess
@@ -11,8 +11,8 @@ from conftest import ROOT, user_env
 
 @pytest.mark.parametrize("user_setting", [None, "0"])
 def test_onednn_kernels_are_asked_for_on_x86_unless_the_user_says_otherwise(user_setting):
-    start = ("import os\nfrom pyimagesearch import runtime\n"
-             "with runtime.tensorflow_start():\n    import keras\n"
+    start = ("import os\nfrom pyimagesearch import startup\n"
+             "with startup.tensorflow_start():\n    import keras\n"
              "from tensorflow.python.util import _pywrap_util_port as port\n"
              "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled())")
     env = user_env()
