@@ -32,10 +32,12 @@ from pyimagesearch.interrupts import leave
 from pyimagesearch.memory import release_freed_memory
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.modelfile import load_model
-from pyimagesearch.montage import classified_sheet, pick_images, prediction_montage, save_image
+from pyimagesearch.montage import (SHEET_PICTURES, classified_sheet, pick_images,
+                                   prediction_montage, save_image)
 from pyimagesearch.pipeline import augment_batch, make_dataset
 from pyimagesearch.precision import choose_precision
 from pyimagesearch.schedules import keras2_decay, warmup_cosine
+from pyimagesearch.streams import progress_bars
 from pyimagesearch.supervisor import Supervisor, supervise
 from pyimagesearch.swa import WeightAverage, recompute_batch_norm
 from pyimagesearch.text import plural
@@ -86,9 +88,8 @@ def add_channel_axis(images):
 
 
 def build_model(args, strategy, images):
-    """MiniVGGNet compiled with SGD and momentum 0.9, to train on ``images`` images: by
-    default the chapter's recipe, whose learning rate decays by lr / epochs per update
-    (Keras 2's ``decay``)."""
+    """MiniVGGNet compiled with SGD and momentum 0.9, to train on ``images`` images; by default
+    with the chapter's learning rate, decayed by lr / epochs per update (Keras 2's ``decay``)."""
     print("[INFO] compiling model...")
     if args.schedule == "chapter":
         schedule = keras2_decay(args.lr, args.lr / args.epochs)
@@ -107,9 +108,8 @@ def build_model(args, strategy, images):
 
 def train(model, args, data, run):
     """The chapter's fit on ``data`` (trainX, trainY, testData), validating on the test set
-    after every epoch; ``run`` continues an interrupted run and keeps its backup. With
-    --swa, the model ends with the mean of the last epochs' weights, unless stopped early.
-    Returns the history of the epochs that ran to the end (``run.guard`` says how)."""
+    after every epoch; ``run`` continues an interrupted run and keeps its backup. Returns
+    the history of the epochs that ran to the end (``run.guard`` says how training ended)."""
     trainX, trainY, testData = data
     strategy = model.distribute_strategy
     print(f"[INFO] training model on {len(trainX):,} images for {plural(args.epochs, 'epoch')}...")
@@ -130,7 +130,6 @@ def train(model, args, data, run):
 
     if distribute.is_multi_worker(strategy):
         H = distribute.fit_across_workers(model, shard, testData, args.epochs, run.guard)
-        H = {name: values[:run.guard.epochs_done] for name, values in H.items()}
     else:
         size = args.batch_size * strategy.num_replicas_in_sync
         backup = run.backup(state, averager if args.swa else None)
@@ -140,9 +139,10 @@ def train(model, args, data, run):
             model.fit(trainData, steps_per_epoch=math.ceil(len(trainX) / size),
                       initial_epoch=state.epoch, epochs=args.epochs,
                       validation_data=testData, callbacks=[run.guard, averager, backup],
-                      shuffle=False)  # the batches are reshuffled by make_dataset
+                      shuffle=False,  # the batches are reshuffled by make_dataset
+                      verbose=1 if progress_bars() else 2)  # a log file: a line an epoch
         H = backup.history
-    if args.swa and not run.guard.stopped:
+    if args.swa and run.guard.finished:  # the mean of the last epochs' weights
         averager.apply()
         recompute_batch_norm(model, batches(trainX, trainY, args.batch_size, [args.epochs]))
         print(f"[INFO] the model holds the mean of the weights after each of the last "
@@ -228,12 +228,10 @@ def write_results(model, H, test, args, run):
 def read_pictures(paths, run):
     """Your own pictures (--classify), read before anything else, so that a bad one is named
     at once; returns those that can be classified (if none can, the run is refused)."""
-    if not paths:
-        return []
-    pictures, problems = photos.prepare(paths)
+    pictures, problems = photos.prepare(paths) if paths else ([], [])
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    if not pictures:
+    if paths and not pictures:
         raise UserError("none of the pictures given to --classify can be classified")
     if problems:
         run.problems.append("some pictures could not be classified")
@@ -249,6 +247,8 @@ def classify(model, pictures, args, run):
         best = np.argsort(score)[::-1][:3]
         print(f"[INFO] {path}: " + ", ".join(f"{LABEL_NAMES[k]} {score[k]:.2f}" for k in best))
     sheet = classified_sheet(thumbnails, images, [LABEL_NAMES[k] for k in scores.argmax(1)])
+    if len(paths) > SHEET_PICTURES:
+        print(f"[INFO] classified.png shows the first {SHEET_PICTURES} of {len(paths):,} pictures")
     path = args.output / "classified.png"
     run.write([("your pictures, as the network saw them,", path, lambda: save_image(sheet, path))])
     show(sheet, path, args.no_display, run.signals)

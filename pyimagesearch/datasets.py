@@ -92,6 +92,11 @@ def _load_folder(folder):
     for split in ("train", "test"):
         image_path, images = arrays[f"{split}_images"]
         label_path, labels = arrays[f"{split}_labels"]
+        if images.ndim == 1 and labels.ndim == 3:
+            raise DatasetError(f"{image_path} holds labels and {label_path} images: the two "
+                               f"files are swapped; give each the other's name")
+        if images.ndim == 1:
+            raise DatasetError(f"{image_path} is a labels file, not an images file")
         if images.ndim != 3 or images.shape[1:] != (28, 28):
             raise DatasetError(f"{image_path} holds images of shape {images.shape[1:]}, not 28x28")
         if labels.ndim != 1:

@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pyimagesearch.streams import progress_bars
+
 
 def choose_strategy(distribute):
     """The ``tf.distribute`` strategy to build and train under.
@@ -40,7 +42,7 @@ def fit_across_workers(model, make_shard, test_data, epochs, guard):
     ``test_data`` on its own, as ``fit`` does with ``validation_data``. ``guard`` (a
     :class:`TrainingGuard`) ends training as it ends ``fit``; when it stops one worker (Ctrl-C
     there), every worker stops after the same step.
-    Returns the history, as ``fit``'s ``History.history``.
+    Returns the history of the epochs that ran to their end, as ``fit``'s ``History.history``.
     """
     strategy = model.distribute_strategy
     batches = strategy.distribute_datasets_from_function(
@@ -67,8 +69,9 @@ def fit_across_workers(model, make_shard, test_data, epochs, guard):
         guard.on_epoch_begin(epoch)
         model.reset_metrics()
         # the logs are running means over the epoch already: the bar must not average them
-        progress = keras.utils.Progbar(steps, stateful_metrics=[
-            "loss", "accuracy", "val_loss", "val_accuracy"])
+        progress = keras.utils.Progbar(steps, verbose=1 if progress_bars() else 2,
+                                       stateful_metrics=["loss", "accuracy", "val_loss",
+                                                         "val_accuracy"])
         for step, batch in enumerate(batches):
             train_step(batch)
             # the metrics are summed over the workers when read: the same on each
@@ -81,7 +84,7 @@ def fit_across_workers(model, make_shard, test_data, epochs, guard):
                     print("\n[INFO] another worker stopped training: stopping too", flush=True)
                 guard.stop()
                 break
-        steps = steps or step + 1
+        steps = progress.target = steps or step + 1  # a log's line needs the target
         average_statistics()  # so that every worker holds the same model
         probabilities = model.predict(test_data, verbose=0)
         logs["val_loss"] = float(model.loss(labels, probabilities))
@@ -89,8 +92,8 @@ def fit_across_workers(model, make_shard, test_data, epochs, guard):
         progress.update(step + 1, [(name, logs[name]) for name in ("val_loss", "val_accuracy")],
                         finalize=True)
         guard.on_epoch_end(epoch)
-        for name, value in logs.items():
-            history.setdefault(name, []).append(value)
+        for name, value in logs.items() if guard.epochs_done == epoch + 1 else ():
+            history.setdefault(name, []).append(value)  # the epochs that ran to their end
         if stopping:
             break
     return history

@@ -13,9 +13,10 @@ class TrainingGuard(keras.callbacks.Callback):
 
     ``signals`` says whether a stop signal has come: its ``signum``, set by the handler
     of :func:`pyimagesearch.interrupts.deferred`, which should be active around ``fit``.
-    After ``fit``, ``signum`` (the signal, or None) or ``diverged`` says why training
-    stopped, and ``epochs_done`` how many of the ``epochs`` have run to the end
-    (``first_epoch`` of them before this run, when it continues an earlier one).
+    After ``fit``, ``epochs_done`` says how many of the ``epochs`` have run to the end
+    (``first_epoch`` of them before this run, when it continues an earlier one), and
+    ``finished`` whether all have: a stop signal during the last epoch's validation leaves
+    the run finished. Otherwise ``signum`` (the signal) or ``diverged`` says why it stopped.
     """
 
     def __init__(self, signals, epochs):
@@ -31,8 +32,12 @@ class TrainingGuard(keras.callbacks.Callback):
         self.first_epoch = self.epochs_done = epoch
 
     @property
+    def finished(self):
+        return self.epochs_done == self.epochs and not self.diverged
+
+    @property
     def interrupted(self):
-        return self.signum is not None
+        return self.signum is not None and not self.finished
 
     @property
     def stopped(self):
@@ -47,7 +52,7 @@ class TrainingGuard(keras.callbacks.Callback):
     def _signalled(self):
         if self.signum is None and self.signals.signum is not None:
             self.signum = self.signals.signum
-        return self.interrupted
+        return self.signum is not None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._cut_short = False

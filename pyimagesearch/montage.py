@@ -11,16 +11,24 @@ GREEN = (0, 255, 0)  # OpenCV colours are BGR
 RED = (0, 0, 255)
 YELLOW = (0, 255, 255)  # a prediction for a picture whose label nobody gave
 TILE = (96, 96)
+FONT, SCALE, THICKNESS = cv2.FONT_HERSHEY_SIMPLEX, 0.75, 2  # the chapter's label
+SHEET_COLUMNS = 5  # pictures a row of the sheet (each beside what the network saw)
+SHEET_PICTURES = 100  # the most a sheet shows
 
 
-def annotate(image, label, correct):
+def annotate(image, label, correct, fit=False):
     """Return a 96x96 BGR copy of a 28x28 grayscale uint8 ``image`` with ``label`` drawn on it,
     green when the prediction is ``correct``, red when it is not, yellow when it is None
-    (not known)."""
+    (not known). With ``fit``, the label is made smaller where it would not fit in the tile
+    (the chapter's montage cuts "ankle boot" short)."""
     image = cv2.merge([image] * 3)
     image = cv2.resize(image, TILE, interpolation=cv2.INTER_LINEAR)
     colour = YELLOW if correct is None else GREEN if correct else RED
-    cv2.putText(image, label, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.75, colour, 2)
+    scale = SCALE
+    if fit:
+        (width, _), _ = cv2.getTextSize(label, FONT, SCALE, THICKNESS)
+        scale = min(SCALE, SCALE * (TILE[0] - 10) / width)
+    cv2.putText(image, label, (5, 20), FONT, scale, colour, THICKNESS)
     return image
 
 
@@ -42,12 +50,13 @@ def pick_images(count, total, seed=None):
 
 def classified_sheet(pictures, images, labels):
     """Each of ``pictures`` (96x96 BGR) beside the 28x28 image the network saw, labelled
-    with its prediction in the montage's style (yellow: nobody said what it is), one
-    picture a row."""
+    with its prediction in the montage's style (yellow: nobody said what it is), up to
+    ``SHEET_COLUMNS`` pictures a row; the first ``SHEET_PICTURES`` of them only."""
     tiles = []
-    for picture, image, label in zip(pictures, images, labels):
-        tiles += [picture, annotate(image, label, correct=None)]
-    return build_montages(tiles, TILE, (2, len(pictures)))[0]
+    for picture, image, label in list(zip(pictures, images, labels))[:SHEET_PICTURES]:
+        tiles += [picture, annotate(image, label, correct=None, fit=True)]
+    columns = min(len(tiles) // 2, SHEET_COLUMNS)
+    return build_montages(tiles, TILE, (2 * columns, -(-len(tiles) // (2 * columns))))[0]
 
 
 def save_image(image, path):

@@ -1,6 +1,5 @@
 """Your own pictures, made to look like Fashion-MNIST's images, so that the network can
-classify them; and the other way, a photo-like picture made from a Fashion-MNIST image
-(``python -m pyimagesearch.photos 0 boot.jpg``), to try it with.
+classify them.
 
 Fashion-MNIST's images were made from Zalando's product photos by the conversion of
 Xiao, Rasul and Vollgraf (2017, arXiv 1708.07747, section 2): trim the edges close to the
@@ -11,8 +10,9 @@ the paper leaves a choice open, this module makes it so:
 
 - "close to the corner colour": the background's colour is the median of the four corner
   pixels, and a pixel is background when none of its channels is further from it than
-  ``TOLERANCE`` of the full range; isolated pixels that differ (noise, JPEG artefacts)
-  do not stop the trimming;
+  ``TOLERANCE`` of the full range; specks that differ (noise, JPEG artefacts: groups of
+  fewer than ``SPECK`` pixels apart from the rest) do not stop the trimming, while thin
+  parts of the object (a sandal's straps, a pixel wide) do;
 - resizing averages the pixels it merges (``INTER_AREA``); sharpening is an unsharp mask
   of a Gaussian with sigma 1, at half strength;
 - negation is applied only when the background is lighter than the object (a dark
@@ -22,37 +22,79 @@ the paper leaves a choice open, this module makes it so:
 - transparency: transparent pixels are background; the picture is laid on white first,
   as a product photo on a white background would be;
 - 16-bit and grayscale pictures are scaled to 8 bits first; a JPEG from a phone is turned
-  the right way up by its EXIF orientation.
+  the right way up by its EXIF orientation;
+- size: the conversion works on at most ``WORK_PIXELS`` (larger pictures are shrunk first;
+  a JPEG is decoded already reduced); other formats above ``MAX_PIXELS`` are refused, as
+  decoding them would take gigabytes.
 """
 
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image  # Matplotlib's own dependency: reads a picture's size, not its pixels
 
 from pyimagesearch.errors import UserError
 
 TOLERANCE = 0.10  # of the full range, in every channel
+SPECK = 9  # pixels: a group of fewer, apart from the rest, is noise
 SIZE = 28
 PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+WORK_PIXELS = 4_000_000  # larger pictures are shrunk to this before they are converted
+MAX_PIXELS = 50_000_000  # decoded at most (150 MB in colour, 400 MB at 16 bits with alpha)
+REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+           8: cv2.IMREAD_REDUCED_COLOR_8}  # JPEG's own reduced decoding
+
+
+def header_size(path):
+    """(width, height, format) from the picture's header, without decoding its pixels;
+    None where Pillow does not know the format."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # its bomb check: ours
+    try:
+        with Image.open(path) as picture:
+            return (*picture.size, picture.format)
+    except Exception:  # noqa: BLE001 - not a picture Pillow knows: OpenCV may still read it
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def read_picture(path):
     """The picture at ``path`` as OpenCV reads it (BGR, BGRA or gray; 8 or 16 bits), the
-    right way up. Raises ``UserError`` naming the file if it cannot be read."""
+    right way up, and at most ``WORK_PIXELS`` large. Raises ``UserError`` naming the file
+    if it cannot be read, or is too large to."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} does not exist" if not path.exists() else
                         f"{path} is not a file")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is not None and (image.ndim == 2 or image.shape[2] != 4):
-        # without transparency: read again so OpenCV applies the EXIF orientation
-        # (IMREAD_UNCHANGED ignores it), keeping 16 bits
-        image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+    width, height, kind = header_size(path) or (0, 0, None)
+    reduction = 1
+    if kind in ("JPEG", "MPO") and width * height > WORK_PIXELS:  # MPO: a phone's JPEG
+        reduction = next((n for n in REDUCED if width * height / n**2 <= WORK_PIXELS), 8)
+    if width * height / reduction**2 > MAX_PIXELS:
+        raise UserError(f"{path} is {width:,} x {height:,} pixels; this program reads pictures "
+                        f"of up to {MAX_PIXELS // 1_000_000} megapixels: shrink it first")
+    if reduction > 1:
+        image = cv2.imread(str(path), REDUCED[reduction])
+    else:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is not None and (image.ndim == 2 or image.shape[2] != 4):
+            # without transparency: read again so OpenCV applies the EXIF orientation
+            # (IMREAD_UNCHANGED ignores it), keeping 16 bits
+            image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if image is None or image.size == 0:
         raise UserError(f"{path} is not a picture OpenCV can read (JPEG, PNG, BMP, WebP, TIFF)")
-    return image
+    return shrunk(image, WORK_PIXELS)
+
+
+def shrunk(image, pixels):
+    """``image`` resized (averaging) to at most ``pixels`` pixels, its shape kept."""
+    height, width = image.shape[:2]
+    if height * width <= pixels:
+        return image
+    scale = (pixels / (height * width)) ** 0.5
+    size = (max(1, int(width * scale)), max(1, int(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def pictures_in(paths):
@@ -100,11 +142,16 @@ def object_box(image):
     if distance.ndim == 3:
         distance = distance.max(axis=2)
     differs = (distance > TOLERANCE).astype(np.uint8)
-    differs = cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    rows, cols = np.nonzero(differs.any(axis=1))[0], np.nonzero(differs.any(axis=0))[0]
-    if not len(rows):
+    count, _, stats, _ = cv2.connectedComponentsWithStats(differs, connectivity=8)
+    groups = stats[1:]  # the first is the background
+    if not len(groups):
         return None
-    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    area = groups[:, cv2.CC_STAT_AREA]
+    groups = groups[area >= min(SPECK, area.max())]  # specks, unless all are as small
+    left, top = groups[:, cv2.CC_STAT_LEFT], groups[:, cv2.CC_STAT_TOP]
+    right = left + groups[:, cv2.CC_STAT_WIDTH]
+    bottom = top + groups[:, cv2.CC_STAT_HEIGHT]
+    return top.min(), bottom.max(), left.min(), right.max()
 
 
 def to_fashion_mnist(picture, name=None):
@@ -173,45 +220,3 @@ def thumbnail(picture, tile):
     square[top:top + image.shape[0], left:left + image.shape[1]] = image
     return square
 
-
-def make_photo(image, path, rng):
-    """Write a photo-like JPEG of ``image`` (28x28 uint8, light on black) to ``path``: the
-    way a photo differs from the data, a dark object on a light background, 5 to 20 times
-    larger, off-centre on a larger canvas, with a little noise. Returns ``path``."""
-    dark_on_light = 255 - image
-    scale = rng.uniform(5, 20)
-    side = round(28 * scale)
-    large = cv2.resize(dark_on_light, (side, side), interpolation=cv2.INTER_CUBIC)
-    height, width = round(side * rng.uniform(1.2, 2.0)), round(side * rng.uniform(1.2, 2.0))
-    canvas = np.full((height, width), rng.uniform(225, 255), np.float32)
-    top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
-    canvas[top:top + side, left:left + side] = np.minimum(
-        canvas[top:top + side, left:left + side], large)  # the light canvas shows through
-    canvas += rng.normal(0, 3, canvas.shape)
-    photo = cv2.cvtColor(np.clip(canvas, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    if not cv2.imwrite(str(path), photo, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-        raise OSError(f"could not write {path}")
-    return path
-
-
-def main(argv=None):
-    """``python -m pyimagesearch.photos INDEX PATH``: test image INDEX as a photo-like
-    picture, to try ``--classify`` with."""
-    from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
-
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or not argv[0].isdigit():
-        sys.exit("usage: python -m pyimagesearch.photos TEST_IMAGE_NUMBER PICTURE.jpg")
-    index, path = int(argv[0]), Path(argv[1])
-    try:
-        (_, (testX, testY)), _ = load_fashion_mnist()
-        if index >= len(testX):
-            raise UserError(f"there are {len(testX):,} test images; give a number below that")
-        make_photo(testX[index], path, np.random.default_rng(index))
-    except (UserError, OSError) as error:
-        sys.exit(f"error: {error}")
-    print(f"{path}: test image {index} ({LABEL_NAMES[testY[index]]}), as a photo")
-
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,6 @@ pipeline, and weight averaging's running sums.
 
 import json
 import os
-import zipfile
 
 import keras
 import numpy as np
@@ -128,18 +127,21 @@ def start(model, path, settings, seed=None):
     return state
 
 
+# what the metadata of a backup holds, and of what type
+META = {"epoch": int, "history": dict, "data_seed": int, "settings": dict, "swa_count": int}
+
+
 def load(path, settings):
     """The :class:`State` in the backup at ``path``, or None if there is none. Raises
-    ``UserError`` if it is the backup of a run with other ``settings`` or unreadable."""
-    if not path.exists():
+    ``UserError`` if it is the backup of a run with other ``settings``, or unreadable in
+    any way (empty, cut short, damaged, a folder, another program's file)."""
+    if not os.path.lexists(path):
         return None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise UserError(f"{path} is not a backup this program can read ({error}); delete it, "
-                        f"or add --restart to train from the first epoch") from None
+    arrays, meta = _read(path)
+    if arrays is None:
+        raise UserError(f"{path} is not a backup this program can read (it is damaged, or not "
+                        f"one of this program's); delete it, or add --restart to train from "
+                        f"the first epoch")
     changed = [f"{name} {meta['settings'].get(name)!r} then, {value!r} now"
                for name, value in settings.items() if meta["settings"].get(name) != value]
     if changed:
@@ -150,6 +152,28 @@ def load(path, settings):
     if meta["swa_count"]:
         swa = (_unnumbered(arrays, "swa"), meta["swa_count"])
     return State(meta["epoch"], meta["history"], meta["data_seed"], swa, meta["settings"], arrays)
+
+
+def _read(path):
+    """The arrays and the metadata of the backup at ``path``, checked to be whole; (None,
+    None) for anything else. NumPy's own errors are not passed on: they would advise
+    loading with ``allow_pickle``, which a backup never needs."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except Exception:  # noqa: BLE001 - whatever the file is, the answer is the same
+        return None, None
+    if not (isinstance(meta, dict)
+            and all(isinstance(meta.get(key), kind) for key, kind in META.items())):
+        return None, None
+    for prefix in ("model", "optimizer", "swa"):  # numbered 0, 1, ... with none missing
+        count = sum(name.startswith(f"{prefix}_") for name in arrays)
+        if any(f"{prefix}_{i}" not in arrays for i in range(count)):
+            return None, None
+    if not any(name.startswith("model_") for name in arrays):
+        return None, None
+    return arrays, meta
 
 
 def restore(model, state):
@@ -169,5 +193,6 @@ def restore(model, state):
 
 
 def remove(path):
-    """Delete the backup at ``path``, if there is one."""
+    """Delete the backup at ``path``, if there is one. Raises ``OSError`` if it cannot be
+    (a folder in its place, a file this user may not delete)."""
     path.unlink(missing_ok=True)

@@ -1,10 +1,22 @@
-"""Standard output and error that outlive their reader: a closed pipe (``| head``), a
-quit pager or a closed terminal never ends a run, and a closed descriptor (``2>&-``)
-never swallows a file opened later."""
+"""Standard output and error that outlive their reader, fit where they go, and say when
+they fail.
+
+A closed pipe (``| head``), a quit pager or a closed terminal never ends a run; a closed
+descriptor (``2>&-``) never swallows a file opened later; characters the output's encoding
+lacks are replaced; a log file or ``NO_COLOR`` gets no colour codes, and a log file one
+line per epoch instead of progress bars; any other failure to write (``> /dev/full``) is
+reported once, and the run goes on.
+"""
 
 import contextlib
+import errno
 import os
+import re
 import sys
+
+# a write error that means the reader has gone: a closed pipe or socket, a closed terminal
+READER_GONE = {errno.EPIPE, errno.ECONNRESET, errno.EIO}
+COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def open_standard_streams():
@@ -28,46 +40,79 @@ def point_at_null_device(fd):
         os.close(null)
 
 
+def is_terminal(stream):
+    """Whether ``stream`` is a terminal that can redraw a line (not ``TERM=dumb``)."""
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def progress_bars():
+    """Whether standard output should get Keras's redrawn progress bars (``verbose=1``),
+    rather than one line per epoch (``verbose=2``): only in a terminal."""
+    return is_terminal(sys.stdout)
+
+
+def wants_colour(stream):
+    """Whether colour codes belong in ``stream``: a terminal, and no ``NO_COLOR``."""
+    return is_terminal(stream) and not os.environ.get("NO_COLOR")
+
+
 class SurvivingStream:
     """A text stream whose writes never raise. When its reader is gone (``| head``
     has exited, ``less`` was quit, the terminal was closed), what is written is
     dropped and the program goes on; the file descriptor is pointed at the null
-    device, so that nothing else fails on it either (Python's own flush at exit)."""
+    device, so that nothing else fails on it either (Python's own flush at exit).
+    Any other write error is dropped the same way, kept in ``failure`` and passed
+    to ``on_failure`` (once). With ``colour`` false, colour codes are left out."""
 
-    def __init__(self, stream):
-        self.stream = stream
+    def __init__(self, stream, colour=True, on_failure=None):
+        self.stream, self.colour, self.on_failure = stream, colour, on_failure
         self.lost = False
+        self.failure = None
 
     def write(self, text):
         if not self.lost:
             try:
-                return self.stream.write(text)
-            except (OSError, ValueError):
-                self._lose()
+                self.stream.write(text if self.colour else COLOUR_CODES.sub("", text))
+            except (OSError, ValueError) as error:  # ValueError: a closed file
+                self._lose(error)
         return len(text)
 
     def flush(self):
         if not self.lost:
             try:
                 self.stream.flush()
-            except (OSError, ValueError):
-                self._lose()
+            except (OSError, ValueError) as error:
+                self._lose(error)
 
-    def _lose(self):
+    def _lose(self, error):
         self.lost = True
         with contextlib.suppress(OSError, ValueError, AttributeError):
             point_at_null_device(self.stream.fileno())
+        if isinstance(error, OSError) and error.errno not in READER_GONE:
+            self.failure = error.strerror or str(error)
+            if self.on_failure is not None:
+                self.on_failure(self.failure)
 
     def __getattr__(self, name):  # isatty, fileno, encoding, ... as the stream has them
         return getattr(self.stream, name)
 
 
 @contextlib.contextmanager
-def surviving_streams():
-    """Within the block, ``sys.stdout`` and ``sys.stderr`` are :class:`SurvivingStream`\\ s."""
+def surviving_streams(on_failure=None):
+    """Within the block, ``sys.stdout`` and ``sys.stderr`` are :class:`SurvivingStream`\\ s
+    that replace the characters their encoding lacks; ``on_failure`` is called with the
+    reason when standard output fails for another cause than a reader gone."""
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (SurvivingStream(stream or open(os.devnull, "w"))  # closed: None
-                              for stream in streams)
+    for stream in streams:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="replace")  # "?" for what, say, Latin-1 lacks
+    sys.stdout, sys.stderr = (
+        SurvivingStream(stream or open(os.devnull, "w"), wants_colour(stream),  # closed: None
+                        on_failure if stream is streams[0] else None)
+        for stream in streams)
     try:
         yield sys.stdout, sys.stderr
     finally:

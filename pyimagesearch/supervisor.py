@@ -22,6 +22,7 @@ from pyimagesearch.atomic import remove_stale_temporaries
 from pyimagesearch.errors import UserError, reason
 from pyimagesearch.folders import check_folder, create_folder
 from pyimagesearch.guard import TrainingGuard
+from pyimagesearch.lock import Locked, RunLock, holder
 from pyimagesearch.modelfile import file_size, save_model_somewhere
 from pyimagesearch.streams import surviving_streams
 from pyimagesearch.tempfolder import private_temporary_folder
@@ -46,9 +47,9 @@ class Supervisor:
     context manager around the run: leaving it restores the signal handlers.
 
     Made before anything is read, it checks the flags and folders (:class:`UserError`
-    if the run cannot work). Then: :meth:`prepare_folders`, :meth:`start_training`
-    (``guard`` says how training ends), :meth:`save`, :meth:`write`, and :meth:`end`,
-    which gives the exit code.
+    if the run cannot work, or another live run holds them). Then: :meth:`prepare_folders`
+    (which locks them for this run), :meth:`start_training` (``guard`` says how training
+    ends), :meth:`save`, :meth:`write`, and :meth:`end`, which gives the exit code.
     """
 
     def __init__(self, args, outputs):
@@ -64,6 +65,9 @@ class Supervisor:
         self._started = None
         for folder, what in self._folders():
             check_folder(folder, what)
+        for path, flag in self._locks():  # a live run's folder: refused at once
+            if holder(path):
+                self._refuse(path, flag, holder(path))
 
     def __enter__(self):
         return self
@@ -77,6 +81,19 @@ class Supervisor:
             folders.setdefault(self.args.model.parent.absolute(), "model folder")
         return folders.items()
 
+    def _locks(self):
+        """The lock files of this run (removed at its end), each with the flag that moves it:
+        one in the output folder, one beside the model to be trained."""
+        locks = {(self.args.output / "fashion_mnist.lock").absolute(): "--output"}
+        if self.args.load is None:
+            locks.setdefault(self.args.model.with_suffix(".lock").absolute(), "--model")
+        return locks.items()
+
+    def _refuse(self, path, flag, holder):
+        what = "its model" if flag == "--model" else "its files"
+        raise UserError(f"another run ({holder}) is writing {what} where this one would "
+                        f"({path.parent}); wait for it to end, or choose another {flag}")
+
     def prepare_folders(self, model=None):
         """Create the folders once all are checked, with room for ``model`` and its backup
         when it is to be trained; remove what killed runs left half-written in them. From
@@ -87,6 +104,14 @@ class Supervisor:
                          needed)
         for folder, what in self._folders():
             create_folder(folder, what)
+        for path, flag in self._locks():
+            try:
+                self._exits.callback(RunLock(path).acquire().release)
+            except Locked as locked:
+                self._refuse(path, flag, locked.holder)
+            except OSError as error:  # a folder in its place, a file this user may not open
+                raise UserError(f"cannot make the lock file {path} ({reason(error)}); move what "
+                                f"is there away, or choose another {flag}") from None
         remove_stale_temporaries([self.args.model, self.backup_path, *self.outputs])
         self._phase = RESULTS if model is None else TRAINING
         self.signals = self._exits.enter_context(interrupts.deferred(self._acknowledge))
@@ -132,17 +157,22 @@ class Supervisor:
         where asked). Raises :class:`RunEnded` if nothing worth saving was trained."""
         guard, args = self.guard, self.args
         if guard.diverged:
-            resume.remove(self.backup_path)
+            problem = self._remove_backup()
             print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
-                  f"saved; try a smaller learning rate than --lr {args.lr:g}", file=sys.stderr)
+                  f"saved; try a smaller learning rate than --lr {args.lr:g}"
+                  + (f"; {problem}" if problem else ""), file=sys.stderr)
             raise RunEnded(1)
         if guard.epochs_done == 0:
             print(f"[INFO] {interrupts.describe(guard.signum)} before the first epoch ended: "
                   f"nothing was saved or written", file=sys.stderr)
             raise RunEnded(interrupts.exit_code(guard.signum))
         epochs, seconds = guard.epochs_done - guard.first_epoch, time.perf_counter() - self._started
-        print(f"[INFO] trained {plural(epochs, 'epoch')} in {seconds:.0f} s "
-              f"({seconds / max(epochs, 1):.1f} s per epoch)")
+        if guard.first_epoch == args.epochs:
+            print(f"[INFO] the backup holds all {plural(args.epochs, 'epoch')}: nothing was left "
+                  f"to train")
+        else:
+            print(f"[INFO] trained {plural(epochs, 'epoch')} in {seconds:.0f} s "
+                  f"({seconds / max(epochs, 1):.1f} s per epoch)")
 
         self._phase = SAVING
         saved, problem = save_model_somewhere(model, args.model)
@@ -152,8 +182,17 @@ class Supervisor:
             problem += "; free some space and run the same command again to continue"
         if problem:
             self.problems.append(problem)
-        if saved and not guard.interrupted:  # a finished run needs no backup
+        if saved and guard.finished:  # a finished run needs no backup
+            self.problems += filter(None, [self._remove_backup()])
+
+    def _remove_backup(self):
+        """Remove the backup; a sentence if it cannot be, else None."""
+        try:
             resume.remove(self.backup_path)
+        except OSError as error:
+            return (f"could not remove the backup {self.backup_path} ({reason(error)}); remove "
+                    f"it yourself, or the same command will continue from it")
+        return None
 
     # results
 
@@ -187,26 +226,40 @@ class Supervisor:
                   f"{guard.epochs_done} of {self.args.epochs} epochs; the model and results "
                   f"above are from where training stopped; run the same command again to "
                   f"continue", file=sys.stderr)
+        elif guard is not None and guard.finished and guard.signum:
+            print(f"[INFO] {interrupts.describe(guard.signum)} came as the last epoch ended: "
+                  f"every epoch had run ({guard.epochs_done} of {guard.epochs}), so the run is "
+                  f"finished", file=sys.stderr)
         if self.problems:
             print(f"error: {'; '.join(self.problems)}", file=sys.stderr)
             return 1
-        signum = guard.signum if interrupted else self.signals and self.signals.signum
+        signum = (guard and guard.signum) or (self.signals and self.signals.signum)
         return interrupts.exit_code(signum) if signum else 0
 
 
 def supervise(main, argv=None):
     """Run ``main(argv)`` as a program: stop signals raise, output to a reader that is gone
     is dropped instead of ending the run, temporary files go to a private folder; a
-    :class:`UserError` or a stop becomes one line on stderr. Returns the exit code."""
-    with interrupts.installed(), surviving_streams(), private_temporary_folder():
+    :class:`UserError` or a stop becomes one line on stderr. Output that cannot be written
+    for another reason (a full disk) is said once, and the run ends with 1 at the least.
+    Returns the exit code."""
+    with interrupts.installed(), surviving_streams(_output_failed) as (out, _), \
+            private_temporary_folder():
         try:
-            return main(argv)
+            code = main(argv)
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
-            return 1
+            code = 1
         except RunEnded as ended:
-            return ended.code
+            code = ended.code
         except interrupts.Interrupted as stop:
             before = f"{stop}: stopped before training, nothing was written"
             print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
-            return interrupts.exit_code(stop.signum)
+            code = interrupts.exit_code(stop.signum)
+        return code or (1 if out.failure else 0)
+
+
+def _output_failed(reason):
+    print(f"[WARNING] could not write to the standard output ({reason}); training goes on and "
+          f"its files are written, but the rest of what it prints is lost", file=sys.stderr,
+          flush=True)

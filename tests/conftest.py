@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -178,11 +179,50 @@ def wait_for_stderr(process, text):
 
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory):
-    """A short run on the real data, as a user starts it: 2 epochs on 20,000 images. The
-    tests that use it are in the xdist group "real data", so that it runs once."""
-    out = tmp_path_factory.mktemp("real")
-    result = run_script("--limit", "20000", "--epochs", "2", "--seed", "1", "--output", out,
-                        cwd=out)
-    assert result.returncode == 0, result.stderr
-    result.folder = out
-    return result
+    """A short run on the real data, as a user starts it: 2 epochs on 20,000 images, made
+    once for all the test processes pytest-xdist starts: the first to need it runs it while
+    the others wait, then they read what it printed. (xdist's own grouping, --dist
+    loadgroup, does not group on pytest 9.2: pytest-dev/pytest-xdist#1386.)"""
+    import fcntl
+    import json
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, record = shared / "real-run", shared / "real-run.json"
+    with open(shared / "real-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not record.exists():
+            out.mkdir()
+            result = run_script("--limit", "20000", "--epochs", "2", "--seed", "1",
+                                "--output", out, cwd=out)
+            record.write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
+    code, stdout, stderr = json.loads(record.read_text())
+    assert code == 0, stderr
+    return SimpleNamespace(returncode=code, stdout=stdout, stderr=stderr, folder=out)
+
+
+def run_in_terminal(*args, cwd, env=None, until=None, signum=None, timeout=300):
+    """Run fashion_mnist.py with a terminal (a pseudo-terminal) for its input and output, as
+    at a prompt; when ``until(output so far)`` is true, send it ``signum``. Returns the exit
+    code and all it printed (the terminal turns "\\n" into "\\r\\n")."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd,
+                               env=user_env({"TERM": "xterm", **(env or {})}), stdin=follower,
+                               stdout=follower, stderr=follower)
+    os.close(follower)
+    output, sent = b"", False
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the program has closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if until is not None and not sent and until(output.decode(errors="replace")):
+            process.send_signal(signum)
+            sent = True
+    os.close(leader)
+    return process.wait(timeout=timeout), output.decode(errors="replace")

@@ -127,3 +127,17 @@ def test_download_is_the_last_resort(monkeypatch):
     arrays = ((np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)),) * 2
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: arrays)
     assert load_fashion_mnist() == (arrays, "the Keras download")
+
+
+def test_swapped_image_and_label_files_are_named_so(tmp_path):
+    write_dataset(tmp_path)
+    images, labels = tmp_path / "t10k-images-idx3-ubyte.gz", tmp_path / "t10k-labels-idx1-ubyte.gz"
+    saved = images.read_bytes()
+    images.write_bytes(labels.read_bytes())
+    labels.write_bytes(saved)
+    with pytest.raises(DatasetError, match="holds labels and .*t10k-labels-idx1-ubyte.gz images: "
+                                           "the two files are swapped"):
+        load_fashion_mnist(tmp_path)
+    labels.write_bytes(images.read_bytes())  # labels in both
+    with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte.gz is a labels file"):
+        load_fashion_mnist(tmp_path)

@@ -101,7 +101,7 @@ def test_classified_pictures_are_shown_in_the_window_too(tmp_path, trained_model
                                                          virtual_display):
     import numpy as np
 
-    from pyimagesearch.photos import make_photo
+    from pyimagesearch.testphoto import make_photo
 
     picture = np.zeros((28, 28), np.uint8)
     picture[:, 7:21] = 180

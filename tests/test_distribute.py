@@ -95,6 +95,7 @@ def assert_same_weights(models):
         assert np.array_equal(a.numpy(), b.numpy()), a.path  # batch norm's statistics too
 
 
+@pytest.mark.slow
 def test_two_workers_train_one_model_together(tmp_path, tiny_data):
     processes = start_workers(tmp_path, tiny_data, epochs=2)
     for process in processes:

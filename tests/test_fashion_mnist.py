@@ -30,8 +30,10 @@ def last_epoch_logs(stdout):
 
 
 def test_headless_run_writes_everything(tmp_path, tiny_data):
+    # as with "python fashion_mnist.py > train.log" from a terminal (TERM is set)
     out = tmp_path / "out"
-    result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--output", out, cwd=tmp_path)
+    result = run_script("--dataset-dir", tiny_data, "--epochs", "2", "--output", out,
+                        cwd=tmp_path, env={"TERM": "xterm"})
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]  # what it runs with, first
     assert first.startswith("[INFO] running with TensorFlow ") and ", Python 3." in first
@@ -48,6 +50,10 @@ def test_headless_run_writes_everything(tmp_path, tiny_data):
     assert (out / "fashion_mnist.keras").stat().st_size > 1_000_000
     # TensorFlow's own start-up log is kept out of the way
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
+    # a log: one plain line an epoch, Keras's own verbose=2 style, and no escape codes
+    assert "\x1b" not in result.stdout + result.stderr and "\r" not in result.stdout
+    epochs = [line for line in result.stdout.splitlines() if "val_accuracy" in line]
+    assert len(epochs) == 2 and all(line.startswith("8/8 - ") for line in epochs)
 
 
 @pytest.mark.parametrize("damage, phrase", [
@@ -314,7 +320,6 @@ def test_swa_run_says_so_and_reports_the_averaged_model(tmp_path, capsys, tiny_d
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("real data")
 @needs_real_data
 def test_real_data_short_run(real_run):
     assert "training model on 20,000 images" in real_run.stdout

@@ -6,6 +6,7 @@ closed descriptors are tried on a new process, as a user meets them; the rest in
 import errno
 import gzip
 import os
+import re
 import resource
 import shutil
 import signal
@@ -16,13 +17,14 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import (SCRIPT, assert_clean_failure, idx_bytes, run_main, start_training,
-                      user_env, wait_for_stderr, write_dataset)
+from conftest import (SCRIPT, assert_clean_failure, idx_bytes, run_in_terminal, run_main,
+                      run_script, start_training, user_env, wait_for_stderr, write_dataset)
 
 OUTPUTS = ["plot.png", "confusion.png", "montage.png", "fashion_mnist.keras"]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM,
+                                    pytest.param(signal.SIGHUP, marks=pytest.mark.slow)])
 def test_sigterm_and_sighup_stop_after_the_batch_and_keep_everything(tmp_path, signum):
     process = start_training(tmp_path)
     process.send_signal(signum)
@@ -78,7 +80,7 @@ def test_ctrl_c_while_loading_writes_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_while_the_results_are_written_writes_them_all(tmp_path):
-    write_dataset(tmp_path / "data", n_train=500, n_test=20000)  # a long evaluation
+    write_dataset(tmp_path / "data", n_train=500, n_test=10000)  # an evaluation of seconds
     process = start_training(tmp_path, epochs=1, wait_for="[INFO] model saved to")
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=300)
@@ -181,7 +183,7 @@ def shell(command, tmp_path):
 
 @pytest.mark.parametrize("redirect", ["| head -n 3", "2>&- >&-"])
 def test_a_closed_output_does_not_stop_the_run(tmp_path, tiny_data, redirect):
-    command = (f"{sys.executable} -u {SCRIPT} --dataset-dir {tiny_data} --epochs 2 "
+    command = (f"{sys.executable} -u {SCRIPT} --dataset-dir {tiny_data} --epochs 1 "
                f"--output {tmp_path / 'out'} {redirect}")
     assert shell(command, tmp_path) == 0
     for name in OUTPUTS:
@@ -253,3 +255,157 @@ def test_a_montage_that_cannot_be_written_is_named(tmp_path, capsys, tiny_data):
     assert_clean_failure(result, "could not write montage.png")
     assert cv2.imread(str(out / "plot.png")) is not None
     assert (out / "fashion_mnist.keras").is_file()
+
+
+def test_a_backup_that_cannot_be_removed_still_gives_every_result(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    (out / "fashion_mnist-backup.npz").mkdir(parents=True)  # a folder where the backup goes
+    result = run_script("--dataset-dir", tiny_data, "--epochs", "1", "--restart",
+                        "--output", out, cwd=tmp_path)
+    assert_clean_failure(result, "could not remove the backup", "remove it yourself")
+    assert result.returncode == 1
+    assert "could not write the backup" in result.stdout  # said once, and training went on
+    assert "weighted avg" in result.stdout
+    for name in OUTPUTS:
+        assert (out / name).is_file(), name
+
+
+def pickled(path):
+    np.save(path, np.array([{"not": "a backup"}], dtype=object), allow_pickle=True)
+    os.replace(f"{path}.npy", path)
+
+
+def backup_like(path, drop=None, **meta):
+    """An archive shaped like a backup, less ``drop`` (an array) or with ``meta`` changed."""
+    import json
+
+    arrays = {"model_0": np.zeros(3), "model_1": np.zeros(2), "optimizer_0": np.zeros(1)}
+    arrays.pop(drop, None)
+    info = {"epoch": 1, "history": {}, "data_seed": 5, "settings": {"epochs": 2},
+            "swa_count": 0, **meta}
+    with open(path, "wb") as file:
+        np.savez(file, meta=np.array(json.dumps({k: v for k, v in info.items() if v != "-"})),
+                 **arrays)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda path: path.write_bytes(b""),  # empty
+    lambda path: backup_like(path, drop="model_0"),  # an archive missing one of its arrays
+    lambda path: backup_like(path, settings="-"),  # settings missing from its metadata
+    lambda path: backup_like(path, epoch="three"),
+    pickled,  # NumPy would advise loading it with allow_pickle
+    lambda path: path.mkdir(),  # a folder
+])
+def test_every_unreadable_backup_is_refused_in_one_sentence(tmp_path, capsys, tiny_data, damage):
+    out = tmp_path / "out"
+    out.mkdir()
+    damage(out / "fashion_mnist-backup.npz")
+    result = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "2", "--output", out)
+    assert_clean_failure(result, "fashion_mnist-backup.npz is not a backup this program can read",
+                         "--restart")
+    assert result.code == 1 and "allow_pickle" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0  # one line
+    assert sorted(p.name for p in out.iterdir()) == ["fashion_mnist-backup.npz"]  # untouched
+
+
+def test_an_empty_backup_is_refused_as_a_user_sees_it(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fashion_mnist-backup.npz").write_bytes(b"")
+    result = run_script("--dataset-dir", tiny_data, "--output", out, cwd=tmp_path)
+    assert_clean_failure(result, "is not a backup this program can read", "--restart")
+    assert "EOFError" not in result.stderr and result.returncode == 1
+
+
+def test_a_live_runs_folder_is_its_own_and_a_dead_runs_lock_does_not_block(tmp_path):
+    first = start_training(tmp_path, n_train=1000)  # into tmp_path/out, its first epoch done
+    out = tmp_path / "out"
+    assert (out / "fashion_mnist.lock").is_file()
+    second = run_script("--dataset-dir", tmp_path / "data", "--epochs", "20", "--output", out,
+                        cwd=tmp_path)
+    assert_clean_failure(second, f"another run (process {first.pid} on ", "choose another --output")
+    assert second.returncode == 1 and "loading Fashion MNIST" not in second.stdout
+    assert first.poll() is None  # the first run goes on, its folder untouched
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=60)
+    assert (out / "fashion_mnist.lock").is_file()  # left by the killed run, and not held
+    third = start_training(tmp_path, wait_for="Epoch", n_train=1000)  # the same command
+    assert "continuing an interrupted run from its backup" in third.seen
+    third.send_signal(signal.SIGKILL)
+    third.communicate(timeout=60)
+
+
+def test_a_stop_during_the_last_validation_leaves_a_finished_run(tmp_path):
+    write_dataset(tmp_path / "data", n_train=32, n_test=8000)  # a validation of seconds
+    out = tmp_path / "out"
+
+    def in_last_validation(output):  # the epoch's one training batch has been shown
+        return "1/1" in output.split("[INFO] training model on")[-1]
+
+    code, output = run_in_terminal("--dataset-dir", tmp_path / "data", "--epochs", "1",
+                                   "--output", out, cwd=tmp_path, until=in_last_validation,
+                                   signum=signal.SIGINT)
+    assert code == 130 and "Traceback" not in output
+    assert "Ctrl-C came as the last epoch ended: every epoch had run (1 of 1)" in output
+    assert "interrupted by" not in output and "run the same command again" not in output
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)  # no backup kept
+
+
+def test_output_that_cannot_be_encoded_is_replaced_and_goes_on(tmp_path, trained_model):
+    from pyimagesearch.testphoto import make_photo
+
+    picture = make_photo(np.full((28, 28), 200, np.uint8), tmp_path / "셔츠.jpg",
+                         np.random.default_rng(0))
+    result = run_script("--load", trained_model.path, "--classify", picture,
+                        "--output", tmp_path / "out", cwd=tmp_path,
+                        env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    after = result.stdout.split(f"[INFO] {tmp_path / '??.jpg'}: ")[1]  # replaced, not silenced
+    assert "as the network saw them, saved to" in after  # and what came after it is there
+
+
+def test_a_write_error_on_standard_output_is_said_once_and_exits_non_zero(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    result = subprocess.run(f"{sys.executable} {SCRIPT} --dataset-dir {tiny_data} --epochs 1 "
+                            f"--output {out} > /dev/full", shell=True, cwd=tmp_path,
+                            env=user_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("could not write to the standard output (No space left on "
+                               "device)") == 1
+    for name in OUTPUTS:
+        assert (out / name).is_file(), name
+
+
+def test_a_run_refused_for_space_creates_no_folder(tmp_path, capsys, tiny_data, monkeypatch):
+    small = tmp_path / "small"
+    if mount_tmpfs(small, "4m"):
+        try:
+            result = run_main(capsys, "--dataset-dir", tiny_data, "--output", small / "new" / "out")
+            left = list(small.iterdir())
+        finally:
+            subprocess.run(["umount", str(small)], check=True)
+    else:  # no mounting here: the disk is said to be nearly full
+        from pyimagesearch import folders
+
+        usage = shutil.disk_usage(tmp_path)
+        monkeypatch.setattr(folders.shutil, "disk_usage",
+                            lambda path: usage._replace(free=4 << 20))
+        result = run_main(capsys, "--dataset-dir", tiny_data, "--output", small / "new" / "out")
+        left = list(small.iterdir())
+    assert_clean_failure(result, "MB are free in", "free some space")
+    assert left == []
+
+
+@pytest.mark.parametrize("env, bars, colour", [
+    ({}, True, True),  # at a prompt: the chapter's progress bars, in colour
+    pytest.param({"NO_COLOR": "1"}, True, False, marks=pytest.mark.slow),
+    pytest.param({"TERM": "dumb"}, False, False, marks=pytest.mark.slow),
+])
+def test_a_terminal_gets_progress_bars_unless_it_cannot_show_them(tmp_path, tiny_data, env, bars,
+                                                                   colour):
+    code, output = run_in_terminal("--dataset-dir", tiny_data, "--epochs", "1",
+                                   "--output", tmp_path / "out", cwd=tmp_path, env=env)
+    assert code == 0, output
+    redrawn = re.search(r"\r(?!\n)", output) is not None  # a line drawn over
+    assert (redrawn, "\x1b[" in output) == (bars, colour)
+    assert "weighted avg" in output

@@ -55,6 +55,15 @@ def test_a_signal_during_validation_keeps_that_epoch_whole():
     guard = TrainingGuard(signals, epochs=5)
     batches = fit(guard, extra=[SignalAt(signals, epoch=1, batch=0, phase="validation")])
     assert batches == 2 * 4 and guard.epochs_done == 2  # the next epoch never began
+    assert guard.interrupted and not guard.finished
+
+
+def test_a_signal_during_the_last_validation_leaves_the_run_finished():
+    signals = SimpleNamespace(signum=None)
+    guard = TrainingGuard(signals, epochs=5)
+    fit(guard, extra=[SignalAt(signals, epoch=4, batch=1, phase="validation")])
+    assert guard.epochs_done == 5 and guard.signum == signal.SIGTERM
+    assert guard.finished and not guard.interrupted and not guard.stopped
 
 
 def test_a_loss_that_is_not_finite_ends_training():

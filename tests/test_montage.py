@@ -40,3 +40,19 @@ def test_pick_images_is_random_without_a_seed():
     assert len(set(pick_images(16, 10_000))) == 16
     np.testing.assert_array_equal(pick_images(16, 10_000, 3), pick_images(16, 10_000, 3))
     assert not np.array_equal(pick_images(16, 10_000), pick_images(16, 10_000))
+
+
+def test_the_sheet_is_a_grid_and_every_label_fits():
+    from pyimagesearch.montage import YELLOW, classified_sheet
+
+    pictures = [np.full((96, 96, 3), 255, np.uint8)] * 7
+    images = [np.zeros((28, 28), np.uint8)] * 7
+    sheet = classified_sheet(pictures, images, ["ankle boot"] * 7)
+    assert sheet.shape == (2 * 96, 5 * 2 * 96, 3)  # 5 pictures a row, each with its image
+    label = sheet[:96, 96:192]  # the first picture's image, labelled
+    columns = np.nonzero(np.all(label == YELLOW, axis=-1).any(axis=0))[0]
+    assert columns.min() >= 4 and columns.max() <= 92  # "ankle boot", whole
+    chapter = annotate(np.zeros((28, 28), np.uint8), "ankle boot", correct=True)
+    assert np.all(chapter == GREEN, axis=-1)[:, 95].any()  # the chapter's own is cut at the edge
+    many = classified_sheet(pictures * 20, images * 20, ["bag"] * 140)
+    assert many.shape == (20 * 96, 5 * 2 * 96, 3)  # the first 100 of 140

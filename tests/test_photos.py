@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import REAL_DATA, assert_clean_failure, needs_real_data, run_main
-from pyimagesearch.photos import make_photo
+from pyimagesearch.testphoto import make_photo
 from pyimagesearch import photos
 from pyimagesearch.errors import UserError
 
@@ -115,7 +115,6 @@ def test_a_folder_means_every_picture_in_it(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("real data")
 @needs_real_data
 def test_photos_of_the_test_set_convert_back_and_are_classified_alike(tmp_path, real_run):
     import keras
@@ -160,7 +159,7 @@ def test_classify_prints_the_three_likeliest_labels_and_writes_a_sheet(tmp_path,
                          or word[0] == "1"]
         assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
     sheet = cv2.imread(str(tmp_path / "out" / "classified.png"))
-    assert sheet.shape == (3 * 96, 2 * 96, 3)  # each picture beside what the network saw
+    assert sheet.shape == (96, 3 * 2 * 96, 3)  # each picture beside what the network saw
     assert "evaluating network" not in result.stdout  # the test set is not needed
 
 
@@ -189,17 +188,65 @@ def test_no_usable_picture_is_refused_before_training(tmp_path, capsys, tiny_dat
     assert not (tmp_path / "out").exists()
 
 
-def test_the_photo_tool_makes_a_picture_of_a_test_image(tmp_path, capsys, monkeypatch):
-    from pyimagesearch import datasets
-    from conftest import write_dataset
+def test_a_picture_too_large_to_decode_is_refused_at_once(tmp_path):
+    import time
 
-    write_dataset(tmp_path / "data")
-    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "data"))
-    photos.main(["3", str(tmp_path / "boot.jpg")])
-    assert capsys.readouterr().out.startswith(f"{tmp_path / 'boot.jpg'}: test image 3 (")
-    close_to(photos.to_fashion_mnist(tmp_path / "boot.jpg"),
-             datasets.load_fashion_mnist()[0][1][0][3], bound=20)
-    with pytest.raises(SystemExit, match="there are 100 test images"):
-        photos.main(["100", str(tmp_path / "x.jpg")])
-    with pytest.raises(SystemExit, match="usage: python -m pyimagesearch.photos"):
-        photos.main(["boot.jpg"])
+    path = tmp_path / "huge.png"
+    cv2.imwrite(str(path), np.full((8000, 8000), 255, np.uint8))  # 64 megapixels, 200 KB
+    started = time.monotonic()
+    with pytest.raises(UserError, match="huge.png is 8,000 x 8,000 pixels; this program reads "
+                                        "pictures of up to 50 megapixels: shrink it first"):
+        photos.read_picture(path)
+    assert time.monotonic() - started < 2  # its header alone was read
+
+
+def test_a_large_jpeg_is_decoded_reduced(tmp_path):
+    large = cv2.resize(as_photo(shirt()), (9000, 6000), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "phone.jpg"), large)  # 54 megapixels
+    image = photos.read_picture(tmp_path / "phone.jpg")
+    assert image.shape[0] * image.shape[1] <= photos.WORK_PIXELS
+    assert image.shape[1] / image.shape[0] == pytest.approx(1.5, rel=0.01)
+    close_to(photos.to_fashion_mnist(tmp_path / "phone.jpg"), shirt())
+
+
+def test_an_object_a_pixel_wide_survives_the_trimming():
+    strap = np.zeros((28, 28), np.uint8)
+    strap[4:24, 13] = 200  # one pixel wide
+    strap[23, 6:22] = 200
+    converted = photos.to_fashion_mnist(strap)
+    assert converted[:, 13].max() > 100 and converted[23].max() > 100
+    speckled = strap.copy()
+    speckled[1, 1] = speckled[26, 2] = 200  # specks alone, away from it: not part of the object
+    assert np.array_equal(photos.object_box(speckled / 255.0), photos.object_box(strap / 255.0))
+
+
+@needs_real_data
+def test_the_thinnest_test_images_of_each_class_survive_the_trimming(tmp_path):
+    from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
+
+    (_, (testX, testY)), _ = load_fashion_mnist(REAL_DATA)
+    for label, name in enumerate(LABEL_NAMES):
+        images = testX[testY == label]
+        thinnest = images[np.argmin((images > 25).sum(axis=(1, 2)))]  # the fewest lit pixels
+        path = tmp_path / f"{label}.png"
+        cv2.imwrite(str(path), thinnest)  # the test image itself, as a picture
+        photos.to_fashion_mnist(path)  # not refused as "all one colour"
+        top, bottom, left, right = photos.object_box(thinnest / 255.0)
+        ink = thinnest > 100  # the object's bright pixels, straps included: kept in the box
+        assert ink[top:bottom, left:right].sum() / ink.sum() > 0.98, name
+        photo = make_photo(thinnest, tmp_path / f"{label}.jpg", np.random.default_rng(label))
+        photos.to_fashion_mnist(photo)  # and as a photo of it: not refused either
+
+
+def test_more_pictures_than_a_sheet_holds_are_all_classified(tmp_path, capsys, trained_model):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(101):
+        cv2.imwrite(str(folder / f"{number:03}.png"), as_photo(shirt(), scale=2))
+    result = run_main(capsys, "--load", trained_model.path, "--classify", folder,
+                      "--output", tmp_path / "out")
+    assert result.code == 0, result.stderr
+    assert sum(line.startswith(f"[INFO] {folder}") for line in result.stdout.splitlines()) == 101
+    assert "classified.png shows the first 100 of 101 pictures" in result.stdout
+    sheet = cv2.imread(str(tmp_path / "out" / "classified.png"))
+    assert sheet.shape == (20 * 96, 5 * 2 * 96, 3)  # a grid of 5 pictures a row

@@ -10,6 +10,7 @@ import pytest
 from conftest import run_main, start_training
 from pyimagesearch import cli, resume
 from pyimagesearch.errors import UserError
+from pyimagesearch.text import plural
 
 SETTINGS = {"epochs": 4, "seed": 3}
 
@@ -102,26 +103,28 @@ def same_run(a, b):
     assert all(np.array_equal(x, y) for x, y in zip(*weights))
 
 
-@pytest.mark.parametrize("flags", [
-    [],
-    # killed inside weight averaging: the sums, the augmentation and the schedule carry on
-    pytest.param(["--augment", "--swa", "2", "--schedule", "cosine"], marks=pytest.mark.slow),
+@pytest.mark.parametrize("flags, done", [
+    ([], 1),
+    # killed inside weight averaging (its first epoch done): the sums, the augmentation and
+    # the schedule carry on
+    pytest.param(["--augment", "--swa", "2", "--schedule", "cosine"], 2, marks=pytest.mark.slow),
 ])
-def test_a_killed_run_continues_to_the_same_model(tmp_path, capsys, flags):
-    out = kill_after(tmp_path, 2, 4, flags)
+def test_a_killed_run_continues_to_the_same_model(tmp_path, capsys, flags, done):
+    out = kill_after(tmp_path, done, 3, flags)
     assert (out / "fashion_mnist-backup.npz").is_file()
     assert not (out / "fashion_mnist.keras").exists()
 
     data = tmp_path / "data"
-    again = run_main(capsys, "--dataset-dir", data, "--epochs", "4", "--seed", "3", *flags,
+    again = run_main(capsys, "--dataset-dir", data, "--epochs", "3", "--seed", "3", *flags,
                      "--output", out)
     assert again.code == 0, again.stderr
     assert "continuing an interrupted run from its backup" in again.stdout
-    assert "2 epochs of 4 done" in again.stdout and "Epoch 3/4" in again.stdout
-    assert "Epoch 1/4" not in again.stdout and "trained 2 epochs" in again.stdout
+    assert f"{plural(done, 'epoch')} of 3 done" in again.stdout
+    assert f"Epoch {done + 1}/3" in again.stdout and "Epoch 1/3" not in again.stdout
+    assert f"trained {plural(3 - done, 'epoch')}" in again.stdout
     assert not (out / "fashion_mnist-backup.npz").exists()  # a finished run removes it
 
-    whole = run_main(capsys, "--dataset-dir", data, "--epochs", "4", "--seed", "3", *flags,
+    whole = run_main(capsys, "--dataset-dir", data, "--epochs", "3", "--seed", "3", *flags,
                      "--output", tmp_path / "whole")
     assert whole.code == 0, whole.stderr
     same_run(out, tmp_path / "whole")

@@ -60,3 +60,55 @@ def test_a_closed_descriptor_is_pointed_at_the_null_device(tmp_path):
                    stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
     written = target.read_text()
     assert written.isdigit() and written != "1", written  # nothing printed went into it
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bars_and_colour_only_where_a_terminal_can_show_them(monkeypatch):
+    from pyimagesearch import streams
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert streams.is_terminal(Terminal()) and streams.wants_colour(Terminal())
+    assert not streams.is_terminal(io.StringIO())  # a log file, a pipe
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert streams.is_terminal(Terminal()) and not streams.wants_colour(Terminal())
+    monkeypatch.setenv("TERM", "dumb")
+    assert not streams.is_terminal(Terminal())
+
+
+def test_colour_codes_are_left_out_where_unwanted():
+    inner = io.StringIO()
+    SurvivingStream(inner, colour=False).write("\x1b[1m8/8\x1b[0m \x1b[32m━━\x1b[0m - loss: 0.5\n")
+    assert inner.getvalue() == "8/8 ━━ - loss: 0.5\n"
+
+
+def test_a_full_disk_is_reported_once_and_a_gone_reader_not_at_all():
+    import errno
+
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    said = []
+    stream = SurvivingStream(Full(), on_failure=said.append)
+    stream.write("a")
+    stream.write("b")
+    assert said == ["No space left on device"] and stream.failure == said[0]
+    gone = SurvivingStream(GoneReader(), on_failure=said.append)
+    gone.write("a")
+    assert gone.lost and gone.failure is None and len(said) == 1
+
+
+def test_characters_the_encoding_lacks_are_replaced(tmp_path):
+    code = ("from pyimagesearch.streams import surviving_streams\n"
+            "with surviving_streams():\n"
+            "    print('[INFO] 셔츠.jpg: shirt 0.91')\n"
+            "    print('[INFO] the next line')\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            env={**os.environ, "PYTHONIOENCODING": "latin-1"})
+    assert result.stdout.decode("latin-1").splitlines() == ["[INFO] ??.jpg: shirt 0.91",
+                                                             "[INFO] the next line"]

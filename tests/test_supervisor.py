@@ -144,3 +144,66 @@ def test_supervise_turns_errors_and_stops_into_one_line(capsys):
     assert supervise(stopped) == 143
     assert capsys.readouterr().err == "\n[INFO] SIGTERM: stopped before training, nothing was written\n"
     assert signal.getsignal(signal.SIGTERM) is not interrupts._raise  # handlers put back
+
+
+def test_a_backup_that_cannot_be_removed_is_one_sentence_and_exit_1(tmp_path, capsys,
+                                                                  monkeypatch):
+    from pyimagesearch import resume
+
+    def may_not(path):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(resume, "remove", may_not)
+    with supervisor(tmp_path, "--epochs", "2") as run:
+        run.prepare_folders(model := small_model())
+        train(run, model, 2)
+        run.save(model)
+        assert run.end() == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: could not remove the backup {run.backup_path} (Operation not permitted); "
+        f"remove it yourself, or the same command will continue from it")
+    assert (tmp_path / "out" / "fashion_mnist.keras").is_file()  # saved all the same
+
+
+def test_a_backup_with_every_epoch_done_has_nothing_left_to_train(tmp_path, capsys):
+    from pyimagesearch import resume
+
+    with supervisor(tmp_path, "--epochs", "2") as run:
+        run.prepare_folders(model := small_model())
+        model.optimizer.build(model.trainable_variables)  # as after an epoch of training
+        resume.save(run.backup_path, model, resume.State(2, {"loss": [1.0, 0.5]}, 5, None,
+                                                         {"epochs": 2}))
+        assert run.start_training(model, {"epochs": 2}).epoch == 2
+        run.save(model)
+        assert run.end() == 0
+    out = capsys.readouterr().out
+    assert "continuing an interrupted run from its backup" in out
+    assert "the backup holds all 2 epochs: nothing was left to train" in out
+    assert "trained 0 epochs" not in out
+    assert not run.backup_path.exists()  # finished: removed
+
+
+def test_a_live_runs_folder_is_refused_at_once(tmp_path):
+    from pyimagesearch.lock import RunLock
+
+    (tmp_path / "out").mkdir()
+    lock = RunLock(tmp_path / "out" / "fashion_mnist.lock").acquire()
+    try:
+        with pytest.raises(UserError, match=r"another run \(process \d+ on .*\) is writing its "
+                                            r"files where this one would .*another --output"):
+            supervisor(tmp_path)
+    finally:
+        lock.release()
+    assert list((tmp_path / "out").iterdir()) == []
+    with supervisor(tmp_path) as run:  # free again
+        run.prepare_folders()
+        assert (tmp_path / "out" / "fashion_mnist.lock").is_file()
+    assert list((tmp_path / "out").iterdir()) == []  # removed at the end
+
+
+def test_a_lock_file_that_cannot_be_made_is_one_sentence(tmp_path):
+    (tmp_path / "out" / "fashion_mnist.lock").mkdir(parents=True)
+    with supervisor(tmp_path) as run:
+        with pytest.raises(UserError, match="cannot make the lock file .*fashion_mnist.lock "
+                                            r"\(Is a directory\); move what is there away"):
+            run.prepare_folders()
