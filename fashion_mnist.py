@@ -16,7 +16,12 @@ from functools import partial
 
 import numpy as np
 
-from pyimagesearch import startup
+from pyimagesearch import startup, yourpictures
+from pyimagesearch.interrupts import leave
+from pyimagesearch.supervisor import Supervisor, supervise
+
+if __name__ == "__main__" and yourpictures.wanted(sys.argv[1:]):  # a .tflite or .onnx model:
+    leave(supervise(yourpictures.main))  # your pictures, classified without TensorFlow
 
 with startup.tensorflow_start():  # quietly, and with oneDNN's kernels on any x86 CPU
     import keras
@@ -24,21 +29,19 @@ with startup.tensorflow_start():  # quietly, and with oneDNN's kernels on any x8
 
 from sklearn.metrics import classification_report, confusion_matrix
 
-from pyimagesearch import cli, display, distribute, photos, plots
+from pyimagesearch import cli, distribute, export, plots
 from pyimagesearch.batchnorm import fuse_batch_norm
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
 from pyimagesearch.errors import UserError
-from pyimagesearch.interrupts import leave
 from pyimagesearch.memory import release_freed_memory
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.modelfile import load_model
-from pyimagesearch.montage import (SHEET_PICTURES, classified_sheet, pick_images,
-                                   prediction_montage, save_image)
+from pyimagesearch.montage import pick_images, prediction_montage, save_image
+from pyimagesearch.portable import PortableModel, export_path, is_portable
 from pyimagesearch.pipeline import augment_batch, make_dataset
 from pyimagesearch.precision import choose_precision
 from pyimagesearch.schedules import keras2_decay, warmup_cosine
 from pyimagesearch.streams import progress_bars
-from pyimagesearch.supervisor import Supervisor, supervise
 from pyimagesearch.swa import WeightAverage, recompute_batch_norm
 from pyimagesearch.text import plural
 
@@ -47,7 +50,6 @@ NUM_EPOCHS = 25
 INIT_LR = 1e-2
 BS = 32
 EVAL_BS = 64  # evaluation's batch: the predictions do not depend on it, memory does
-WINDOW_TITLE = "Fashion MNIST"
 # what a run writes into its output folder, besides the model
 OUTPUTS = ["plot.png", "confusion.png", "montage.png", "classified.png"]
 
@@ -152,9 +154,10 @@ def train(model, args, data, run):
 
 
 def load_trained_model(path):
-    """A model saved by an earlier run, checked to fit Fashion-MNIST."""
+    """A model saved by an earlier run, checked to fit Fashion-MNIST (or, for your pictures
+    only, a .tflite or .onnx export of one)."""
     print(f"[INFO] loading model {path}...")
-    return load_model(path)
+    return PortableModel(path) if is_portable(path) else load_model(path)
 
 
 def predict(model, images, tta=False):
@@ -192,13 +195,6 @@ def make_montage(testX, testY, preds, seed):
     return prediction_montage(images, preds[chosen], testY[chosen], LABEL_NAMES)
 
 
-def show(image, path, no_display, signals):
-    """Show ``image`` (saved at ``path``) until a key is pressed or a stop signal comes."""
-    reason = None if no_display else display.show(WINDOW_TITLE, image, signals)
-    if reason:
-        print(f"[INFO] {reason}, so no window was opened; open {path} to see it")
-
-
 def write_results(model, H, test, args, run):
     """Evaluate the model on ``test`` (testX, testY): the report, the plot of ``H`` (None for
     a loaded model), the confusion matrix and the montage, shown until a key is pressed."""
@@ -222,36 +218,16 @@ def write_results(model, H, test, args, run):
     run.write(outputs)
 
     # show the montage until a key is pressed, as the chapter does
-    show(montage, montage_path, args.no_display, run.signals)
-
-
-def read_pictures(paths, run):
-    """Your own pictures (--classify), read before anything else, so that a bad one is named
-    at once; returns those that can be classified (if none can, the run is refused)."""
-    pictures, problems = photos.prepare(paths) if paths else ([], [])
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    if paths and not pictures:
-        raise UserError("none of the pictures given to --classify can be classified")
-    if problems:
-        run.problems.append("some pictures could not be classified")
-    return pictures
+    yourpictures.show_window(montage, montage_path, args.no_display, run.signals)
 
 
 def classify(model, pictures, args, run):
-    """Print the three likeliest labels of each of your ``pictures``, write classified.png
-    and show it."""
-    paths, thumbnails, images = zip(*pictures)
-    scores = predict(model, add_channel_axis(np.stack(images)), args.tta)
-    for path, score in zip(paths, scores):
-        best = np.argsort(score)[::-1][:3]
-        print(f"[INFO] {path}: " + ", ".join(f"{LABEL_NAMES[k]} {score[k]:.2f}" for k in best))
-    sheet = classified_sheet(thumbnails, images, [LABEL_NAMES[k] for k in scores.argmax(1)])
-    if len(paths) > SHEET_PICTURES:
-        print(f"[INFO] classified.png shows the first {SHEET_PICTURES} of {len(paths):,} pictures")
-    path = args.output / "classified.png"
-    run.write([("your pictures, as the network saw them,", path, lambda: save_image(sheet, path))])
-    show(sheet, path, args.no_display, run.signals)
+    """Your ``pictures`` classified by ``model`` (see ``yourpictures.classify``)."""
+    if isinstance(model, PortableModel):
+        probabilities = partial(yourpictures.portable_probabilities, model, tta=args.tta)
+    else:
+        probabilities = partial(predict, model, tta=args.tta)
+    yourpictures.classify(probabilities, pictures, args, run)
 
 
 def classify_only(args, pictures, run):
@@ -263,13 +239,34 @@ def classify_only(args, pictures, run):
     return run.end()
 
 
+def export_model(model, args, data, run):
+    """--export: ``model`` beside args.model in each format, each checked by its own runtime
+    on the test images of ``data`` (trainX, testX, testY; int8 is calibrated on trainX)."""
+    trainX, testX, testY = data
+    keras_probabilities = predict(model, testX)
+    accuracy = np.mean(keras_probabilities.argmax(1) == testY)
+    calibration = trainX[np.random.default_rng(args.seed or 0).permutation(len(trainX))[
+        :export.CALIBRATION_IMAGES]].astype(np.float32) / 255
+    for format in args.export:
+        path = export_path(args.model, format)
+        print(f"[INFO] exporting the model as {format} to {path}...")
+        run.write([(format, path, lambda: export.export(model, format, path, calibration))])
+        if path.exists():
+            result = export.check(format, path, testX, testY, keras_probabilities)
+            print(f"[INFO] {format}: {result.size / 1e6:.2f} MB, test accuracy "
+                  f"{result.accuracy:.4f} (Keras {accuracy:.4f}), labels {result.agreement:.2%} "
+                  f"of the test images as Keras does, largest probability difference "
+                  f"{result.difference:.2g}, {result.images_per_second:,.0f} images/s")
+            run.reject(path, format, export.judge(format, result, accuracy))
+
+
 def main(argv=None):
     """The chapter's run, as the command line ``argv`` asks; returns the exit code."""
     args = cli.parse_args(argv, epochs=NUM_EPOCHS, lr=INIT_LR, batch_size=BS)
     with Supervisor(args, OUTPUTS) as run:
         print(f"[INFO] running with {startup.versions()}")
-        pictures = read_pictures(args.classify, run)
-        if pictures and args.load:
+        pictures = yourpictures.read(args.classify, run)
+        if pictures and args.load and not args.export:
             return classify_only(args, pictures, run)
 
         # load the data, and reshape it to the backend's channel order
@@ -289,10 +286,12 @@ def main(argv=None):
             H = train(model, args, (trainX, trainY, testData), run)
             run.save(model)
 
-        # evaluate: the report, the plot, the montage; then your own pictures
+        # evaluate: the report, the plot, the montage; then your pictures, and other runtimes
         write_results(model, H, (testX, testY), args, run)
         if pictures:
             classify(model, pictures, args, run)
+        if args.export:
+            export_model(model, args, (trainX, testX, testY), run)
         return run.end()
 
 

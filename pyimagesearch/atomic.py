@@ -4,21 +4,27 @@ half-written file where a good one was."""
 import contextlib
 import gc
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 
+def _umask():
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def file_mode():
     """The mode a new file gets from the umask (0644 under the usual 022). Read anew at
     each call: the umask can change while a program runs."""
-    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
-    os.umask(mask)
-    return 0o666 & ~mask
+    return 0o666 & ~_umask()
 
 
 def temporary_name(path):
-    """The pattern of the temporary files :func:`replaced_atomically` makes for ``path``."""
+    """The pattern of the temporary files (or folders) :func:`replaced_atomically` (or
+    :func:`folder_replaced`) makes for ``path``."""
     return f".{path.stem}-????????{path.suffix}"
 
 
@@ -36,8 +42,7 @@ def replaced_atomically(path):
         os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     finally:
-        if os.path.lexists(temporary):
-            os.remove(temporary)
+        _cleaned_up(temporary)
 
 
 def remove_stale_temporaries(paths):
@@ -48,7 +53,10 @@ def remove_stale_temporaries(paths):
         if path.parent.is_dir():
             for stale in path.parent.glob(temporary_name(path)):
                 with contextlib.suppress(OSError):
-                    stale.unlink()
+                    if stale.is_dir() and not stale.is_symlink():  # a folder's (folder_replaced)
+                        shutil.rmtree(stale)
+                    else:
+                        stale.unlink()
                     removed.append(stale)
     return removed
 
@@ -67,3 +75,40 @@ def failures_cleaned_up_quietly():
     finally:
         gc.collect()
         sys.unraisablehook = hook
+
+
+@contextlib.contextmanager
+def folder_replaced(path):
+    """Yield a temporary folder next to ``path``; on success it takes the place of the
+    folder ``path`` (the old one is removed after the swap), so that ``path`` never holds a
+    half-written folder."""
+    path = Path(path)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp's are 0700 whatever the umask
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}-old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(temporary, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        _cleaned_up(temporary)
+
+
+def _cleaned_up(temporary):
+    """Remove ``temporary`` (a file or a folder), if it is still there; a stop signal
+    (KeyboardInterrupt) in the middle lets it finish, then goes on."""
+    def remove():
+        if os.path.isdir(temporary) and not os.path.islink(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
+        elif os.path.lexists(temporary):
+            os.remove(temporary)
+
+    try:
+        remove()
+    except KeyboardInterrupt:
+        remove()
+        raise

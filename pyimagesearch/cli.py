@@ -6,8 +6,10 @@ import math
 from pathlib import Path
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.startup import versions
+from pyimagesearch.portable import INSTALL, is_portable, missing_packages
 from pyimagesearch.text import plural
+
+EXPORT_FORMATS = ["litert", "litert-int8", "onnx", "saved-model"]
 
 
 def as_int(text):
@@ -56,6 +58,20 @@ def keras_path(text):
     return Path(text)
 
 
+class VersionAction(argparse.Action):
+    """--version: the versions this program runs with, found only when asked for (they
+    import TensorFlow)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from pyimagesearch.startup import versions
+
+        print(f"{parser.prog} with {versions()}")
+        parser.exit()
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: ...)" to each flag's help, unless the help already says its default
     or it has none (an off switch, an optional path)."""
@@ -82,7 +98,8 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
         description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by default).",
         formatter_class=HelpFormatter)
     parser.set_defaults(chapter={"epochs": epochs, "batch_size": batch_size, "lr": lr})
-    parser.add_argument("--version", action="version", version=f"%(prog)s with {versions()}")
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the versions of TensorFlow, Keras and Python, and exit")
     parser.add_argument("--epochs", type=positive_int, default=epochs,
                         help="epochs to train; with the chapter's schedule the learning-rate "
                              "decay is lr/epochs")
@@ -96,7 +113,9 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                         help="where to save the trained model "
                              "(default: OUTPUT/fashion_mnist.keras)")
     parser.add_argument("--load", type=Path, default=None, metavar="PATH",
-                        help="skip training: evaluate a model saved by an earlier run")
+                        help="skip training: evaluate a model saved by an earlier run (a .keras "
+                             "file), or classify --classify pictures with an exported .tflite "
+                             "or .onnx one")
     parser.add_argument("--dataset-dir", type=Path, default=None,
                         help="folder with the four Fashion-MNIST IDX files (gzipped or not); "
                              "default: $FASHION_MNIST_DIR, ~/.keras/datasets/fashion-mnist, "
@@ -111,6 +130,11 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                         help="classify pictures of your own (files, or folders of them) with the "
                              "model just trained or --load-ed: the three likeliest labels of each, "
                              "and classified.png")
+    parser.add_argument("--export", nargs="+", choices=EXPORT_FORMATS, metavar="FORMAT",
+                        help="after training or with --load, write the model beside it for "
+                             "other runtimes, each checked on the test images by its own: "
+                             "litert (.tflite), litert-int8 (full-integer), onnx, saved-model "
+                             "(see requirements-export.txt)")
     parser.add_argument("--restart", action="store_true",
                         help="train from the first epoch even where an interrupted run with the "
                              "same settings left a backup to continue from (it is replaced)")
@@ -169,6 +193,15 @@ def check_inputs(args):
             raise UserError("--swa works on one device only; leave out --distribute to use it")
     elif not args.load.is_file():
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
+    elif is_portable(args.load) and not args.classify:
+        raise UserError(f"a {args.load.suffix} model can classify your pictures (--classify); "
+                        f"to see its test accuracy, --export it again from the .keras model")
+    elif is_portable(args.load) and args.export:
+        raise UserError("--export needs the Keras model (.keras) to export from; --load it")
+    missing = missing_packages(args.export or [])
+    if missing:
+        raise UserError(f"--export {' '.join(args.export)} needs {', '.join(missing)}: pip "
+                        f"install {' '.join(missing)} (or {INSTALL})")
     for picture in args.classify or []:
         if not picture.exists():
             raise UserError(f"{picture} does not exist; check the path given to --classify")

@@ -12,7 +12,7 @@ import tempfile
 
 from pyimagesearch import interrupts
 from pyimagesearch.memory import limit_malloc_arenas
-from pyimagesearch.streams import open_standard_streams
+from pyimagesearch.streams import SurvivingStream, open_standard_streams
 
 
 @contextlib.contextmanager
@@ -24,17 +24,22 @@ def native_stderr_muted():
         yield
         return
     sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
+    saved, python_stderr = os.dup(2), sys.stderr
+    with tempfile.TemporaryFile() as log, open(
+            saved, "w", encoding=getattr(python_stderr, "encoding", None), errors="replace",
+            closefd=False, buffering=1) as shown:
         os.dup2(log.fileno(), 2)
+        # Python's own lines (a signal's message, say) still reach the real stderr
+        sys.stderr = SurvivingStream(shown, getattr(python_stderr, "colour", True))
         try:
             yield
         except Exception:  # a failure, not Ctrl-C: what it printed may say why
-            os.dup2(saved, 2)
             log.seek(0)
             sys.stderr.write(log.read().decode(errors="replace"))
             raise
         finally:
+            sys.stderr.flush()
+            sys.stderr = python_stderr
             os.dup2(saved, 2)
             os.close(saved)
 

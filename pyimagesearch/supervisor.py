@@ -1,6 +1,8 @@
 """What can go wrong in a run of fashion_mnist.py, in the hands of one object: the stop
 signals, the training guard, the backup, the problems met, the last words and the exit
 code. The driver tells the chapter's story; the :class:`Supervisor` keeps the run safe.
+(What needs Keras, training and saving, imports it where it is used: classifying pictures
+with a .tflite or .onnx model never imports TensorFlow.)
 
 A stop signal (Ctrl-C, SIGTERM, SIGHUP) means something different in each phase:
 
@@ -14,16 +16,16 @@ In the last two, a second signal ends the run at once, saying what was not writt
 """
 
 import contextlib
+import shutil
 import sys
 import time
 
-from pyimagesearch import cli, interrupts, resume
+from pyimagesearch import cli, interrupts
 from pyimagesearch.atomic import remove_stale_temporaries
 from pyimagesearch.errors import UserError, reason
 from pyimagesearch.folders import check_folder, create_folder
-from pyimagesearch.guard import TrainingGuard
 from pyimagesearch.lock import Locked, RunLock, holder
-from pyimagesearch.modelfile import file_size, save_model_somewhere
+from pyimagesearch.portable import export_path
 from pyimagesearch.streams import surviving_streams
 from pyimagesearch.tempfolder import private_temporary_folder
 from pyimagesearch.text import plural
@@ -56,7 +58,7 @@ class Supervisor:
         cli.check_inputs(args)
         self.args = args
         self.outputs = [args.output / name for name in outputs]
-        self.backup_path = resume.backup_path(args.model)
+        self.backup_path = args.model.with_name(f"{args.model.stem}-backup.npz")
         self.signals = None  # the stop signals, deferred once the folders are prepared
         self._phase = None  # what a first stop signal does now (TRAINING, SAVING, RESULTS)
         self.guard = None  # how training ended, once it has begun
@@ -77,7 +79,7 @@ class Supervisor:
 
     def _folders(self):
         folders = {self.args.output.absolute(): "output folder"}
-        if self.args.load is None:
+        if self.args.load is None or self.args.export:  # the model, or its exports, go there
             folders.setdefault(self.args.model.parent.absolute(), "model folder")
         return folders.items()
 
@@ -85,7 +87,7 @@ class Supervisor:
         """The lock files of this run (removed at its end), each with the flag that moves it:
         one in the output folder, one beside the model to be trained."""
         locks = {(self.args.output / "fashion_mnist.lock").absolute(): "--output"}
-        if self.args.load is None:
+        if self.args.load is None or self.args.export:
             locks.setdefault(self.args.model.with_suffix(".lock").absolute(), "--model")
         return locks.items()
 
@@ -98,7 +100,11 @@ class Supervisor:
         """Create the folders once all are checked, with room for ``model`` and its backup
         when it is to be trained; remove what killed runs left half-written in them. From
         here on a stop signal lets the run finish what it is doing."""
-        needed = 0 if model is None else 3 * file_size(model)
+        needed = 0
+        if model is not None:
+            from pyimagesearch.modelfile import file_size
+
+            needed = 3 * file_size(model)
         for folder, what in self._folders():
             check_folder(folder, what + (", for the model and its backup," if needed else ""),
                          needed)
@@ -112,9 +118,12 @@ class Supervisor:
             except OSError as error:  # a folder in its place, a file this user may not open
                 raise UserError(f"cannot make the lock file {path} ({reason(error)}); move what "
                                 f"is there away, or choose another {flag}") from None
-        remove_stale_temporaries([self.args.model, self.backup_path, *self.outputs])
+        exports = [export_path(self.args.model, format) for format in self.args.export or []]
+        remove_stale_temporaries([self.args.model, self.backup_path, *self.outputs, *exports]
+                                 if model is not None else [*self.outputs, *exports])
         self._phase = RESULTS if model is None else TRAINING
-        self.signals = self._exits.enter_context(interrupts.deferred(self._acknowledge))
+        self.signals = self._exits.enter_context(interrupts.deferred(
+            self._acknowledge, "interrupted twice: stopped at once, nothing more was written"))
 
     def _acknowledge(self, signum):
         """Say what a first stop signal does in this phase (called by its handler)."""
@@ -128,6 +137,9 @@ class Supervisor:
         """Begin training ``model``: from the backup of an interrupted run with the same
         ``settings`` (its variables put into the model), else afresh. Returns the
         :class:`resume.State` to train from; :attr:`guard` watches the training."""
+        from pyimagesearch import resume
+        from pyimagesearch.guard import TrainingGuard
+
         args = self.args
         fresh = args.restart or args.distribute  # --distribute: no backup (see the README)
         state = resume.start(model, None if fresh else self.backup_path, settings, args.seed)
@@ -145,6 +157,8 @@ class Supervisor:
 
     def backup(self, state, averager=None):
         """The callback that writes the backup after every epoch (none with --distribute)."""
+        from pyimagesearch import resume
+
         return resume.Backup(None if self.args.distribute else self.backup_path, state,
                              self.guard, averager, on_failure=self._backup_failed)
 
@@ -155,6 +169,8 @@ class Supervisor:
     def save(self, model):
         """End training: say how it went, and save ``model`` (somewhere else if it cannot be
         where asked). Raises :class:`RunEnded` if nothing worth saving was trained."""
+        from pyimagesearch.modelfile import save_model_somewhere
+
         guard, args = self.guard, self.args
         if guard.diverged:
             problem = self._remove_backup()
@@ -187,6 +203,8 @@ class Supervisor:
 
     def _remove_backup(self):
         """Remove the backup; a sentence if it cannot be, else None."""
+        from pyimagesearch import resume
+
         try:
             resume.remove(self.backup_path)
         except OSError as error:
@@ -215,6 +233,18 @@ class Supervisor:
                 raise
         if failed:
             self.problems.append(f"could not write {', '.join(failed)}")
+
+    def reject(self, path, what, reason):
+        """A file written and then found wrong (an export that failed its check, for
+        ``reason``): removed, said, and a problem of the run. Nothing if ``reason`` is None."""
+        if reason is None:
+            return
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        print(f"[WARNING] {what} failed its check: {reason}; {path} was removed", file=sys.stderr)
+        self.problems.append(f"the {what} export failed its check")
 
     def end(self):
         """The run's last words: how training ended, and what went wrong. Returns the exit

@@ -349,3 +349,57 @@ def test_no_data_anywhere_ends_in_one_sentence(tmp_path):
     assert_clean_failure(result, "download failed", "Name or service not known",
                          "apt-get install dataset-fashion-mnist")
     assert not (tmp_path / "none").exists()
+
+
+def test_export_writes_each_format_beside_the_model_and_checks_it(tmp_path, capsys,
+                                                                  trained_model):
+    from pyimagesearch.portable import missing_packages
+
+    formats = ["litert", "onnx", "saved-model"]
+    result = run_main(capsys, "--dataset-dir", trained_model.data, "--load", trained_model.path,
+                      "--export", *formats, "--output", tmp_path)
+    missing = missing_packages(formats)
+    if missing:  # the oldest environment: refused before anything, in one sentence
+        assert_clean_failure(result, f"needs {', '.join(missing)}: pip install")
+        assert list(tmp_path.iterdir()) == []
+        return
+    assert result.code == 0, result.stderr
+    for format, name in [("litert", "fashion_mnist.tflite"), ("onnx", "fashion_mnist.onnx"),
+                         ("saved-model", "fashion_mnist-savedmodel")]:
+        line = next(line for line in result.stdout.splitlines()
+                    if line.startswith(f"[INFO] {format}: "))
+        assert "labels 100.00% of the test images as Keras does" in line and "images/s" in line
+        assert (tmp_path / name).exists()
+    assert "Traceback" not in result.stderr and "XNNPACK" not in result.stderr
+
+
+def test_an_export_that_fails_its_check_is_removed(tmp_path, capsys, trained_model, monkeypatch):
+    from pyimagesearch import export
+
+    monkeypatch.setattr(export, "judge", lambda format, result, accuracy: "it was made to fail")
+    monkeypatch.setattr(export, "check", lambda *args: export.Check(1, 0.5, 0.5, 1.0, 1.0))
+    result = run_main(capsys, "--dataset-dir", trained_model.data, "--load", trained_model.path,
+                      "--export", "saved-model", "--output", tmp_path)
+    assert_clean_failure(result, "the saved-model export failed its check")
+    assert result.code == 1
+    assert "saved-model failed its check: it was made to fail" in result.stderr
+    assert not (tmp_path / "fashion_mnist-savedmodel").exists()
+
+
+@pytest.mark.slow
+@needs_real_data
+def test_every_export_of_a_real_model_keeps_its_accuracy(tmp_path, real_run):
+    from pyimagesearch.portable import missing_packages
+
+    formats = ["litert", "litert-int8", "onnx", "saved-model"]
+    result = run_script("--load", real_run.folder / "fashion_mnist.keras", "--export", *formats,
+                        "--output", tmp_path, cwd=tmp_path)
+    if missing_packages(formats):
+        assert_clean_failure(result, "pip install -r requirements-export.txt")
+        return
+    assert result.returncode == 0, result.stderr  # int8 lost at most half a point
+    checks = {line.split()[1].rstrip(":"): line for line in result.stdout.splitlines()
+              if re.match(r"\[INFO\] [a-z0-9-]+: [0-9.]+ MB", line)}
+    assert sorted(checks) == sorted(formats)
+    sizes = {format: float(line.split()[2]) for format, line in checks.items()}
+    assert 3.5 < sizes["litert"] / sizes["litert-int8"] < 4.5

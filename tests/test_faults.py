@@ -101,6 +101,7 @@ def limit_file_size(limit):
     return apply
 
 
+@pytest.mark.slow  # a long fault run
 def test_a_full_disk_at_save_time_still_gives_the_report_and_figures(tmp_path, tiny_data):
     out = tmp_path / "out"
     result = subprocess.run(
@@ -317,6 +318,7 @@ def test_an_empty_backup_is_refused_as_a_user_sees_it(tmp_path, tiny_data):
     assert "EOFError" not in result.stderr and result.returncode == 1
 
 
+@pytest.mark.slow  # a long fault run
 def test_a_live_runs_folder_is_its_own_and_a_dead_runs_lock_does_not_block(tmp_path):
     first = start_training(tmp_path, n_train=1000)  # into tmp_path/out, its first epoch done
     out = tmp_path / "out"
@@ -335,6 +337,7 @@ def test_a_live_runs_folder_is_its_own_and_a_dead_runs_lock_does_not_block(tmp_p
     third.communicate(timeout=60)
 
 
+@pytest.mark.slow  # a long fault run
 def test_a_stop_during_the_last_validation_leaves_a_finished_run(tmp_path):
     write_dataset(tmp_path / "data", n_train=32, n_test=8000)  # a validation of seconds
     out = tmp_path / "out"
@@ -409,3 +412,46 @@ def test_a_terminal_gets_progress_bars_unless_it_cannot_show_them(tmp_path, tiny
     redrawn = re.search(r"\r(?!\n)", output) is not None  # a line drawn over
     assert (redrawn, "\x1b[" in output) == (bars, colour)
     assert "weighted avg" in output
+
+
+def test_a_stop_during_an_export_leaves_no_partial_file(tmp_path, trained_model):
+    from pyimagesearch.portable import missing_packages
+
+    formats = ["saved-model", "litert", "onnx"]
+    if missing_packages(formats):
+        formats = ["saved-model"]  # written with TensorFlow alone
+    process = subprocess.Popen(
+        [sys.executable, "-u", str(SCRIPT), "--dataset-dir", str(trained_model.data), "--load",
+         str(trained_model.path), "--export", *formats, "--output", str(tmp_path / "out")],
+        cwd=tmp_path, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "[INFO] exporting the model as" not in seen:
+        seen += process.stdout.read(1) or pytest.fail(f"ended early: {process.stderr.read()}")
+    process.send_signal(signal.SIGINT)
+    wait_for_stderr(process, "writing the results first")
+    process.send_signal(signal.SIGINT)  # the second: at once, in the middle of the export
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert not [name for name in left if name.startswith(".")], left  # no temporary
+    # TensorFlow's C++ code can hold a signal back until the export has ended
+    if "saved-model saved to" in stdout:  # whole, then: the second came while checking it
+        assert "interrupted twice: stopped at once, nothing more was written" in stderr
+        assert (tmp_path / "out" / "fashion_mnist-savedmodel" / "saved_model.pb").is_file()
+    else:
+        assert "interrupted twice: stopped at once; not written: fashion_mnist-savedmodel" \
+            in stderr
+        assert "fashion_mnist-savedmodel" not in left  # the one stopped half-way
+
+
+def test_a_damaged_tflite_model_is_refused_in_one_sentence(tmp_path):
+    (tmp_path / "model.tflite").write_bytes(b"TFL3 and then nothing of a model")
+    picture = tmp_path / "shirt.png"
+    cv2.imwrite(str(picture), np.pad(np.full((20, 10), 200, np.uint8), 8))
+    result = run_script("--load", tmp_path / "model.tflite", "--classify", picture,
+                        "--output", tmp_path / "out", cwd=tmp_path)
+    assert_clean_failure(result, "model.tflite")
+    assert result.returncode == 1
+    assert "not a LiteRT model this program can run" in result.stderr or \
+        "pip install ai-edge-litert" in result.stderr
+    assert not (tmp_path / "out").exists()

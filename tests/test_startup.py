@@ -29,3 +29,15 @@ def test_onednn_kernels_are_asked_for_on_x86_unless_the_user_says_otherwise(user
         assert (setting, enabled) == ("1", "True")
     else:  # left to TensorFlow's own choice
         assert setting == "None"
+
+
+def test_while_native_stderr_is_muted_python_still_reaches_the_real_one():
+    script = ("import os, sys\nfrom pyimagesearch.startup import native_stderr_muted\n"
+              "with native_stderr_muted():\n"
+              "    os.write(2, b'from C++\\n')\n"
+              "    print('from Python', file=sys.stderr)\n")
+    env = user_env()
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == "from Python\n"

@@ -125,6 +125,15 @@ def test_a_second_signal_while_writing_names_what_is_not_written(tmp_path):
                                "montage.png (any there are from an earlier run)")
 
 
+def test_a_second_signal_between_writes_says_nothing_more_was_written(tmp_path):
+    with interrupts.installed(), supervisor(tmp_path, "--load", __file__) as run:
+        run.prepare_folders()
+        send(signal.SIGINT)
+        with pytest.raises(interrupts.Interrupted) as stop:
+            send(signal.SIGINT)  # checking an export, say: no file is being written
+    assert stop.value.note == "interrupted twice: stopped at once, nothing more was written"
+
+
 def test_a_signal_after_training_gives_its_exit_code(tmp_path):
     with interrupts.installed(), supervisor(tmp_path, "--load", __file__) as run:
         run.prepare_folders()
