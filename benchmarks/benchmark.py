@@ -15,7 +15,10 @@ interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
   e  xla         b compiled by XLA (jit_compile=True), which Keras leaves off on CPU-only machines
 
 Per configuration: training images/s after warm-up, evaluation images/s over the
-10,000 test images, and peak resident memory. Then, for a, b and c, the split of a
+10,000 test images, and peak resident memory. Each round also measures the machine's
+limit, the throughput of a 2048x2048 matrix product in float32 and in bfloat16, and
+each configuration's training GFLOP/s is printed as a share of the product in its
+compute dtype (a training image costs three forward passes' multiply-adds). Then, for a, b and c, the split of a
 training step's time by kind of operation, from the TensorFlow profiler. The last line
 gives each configuration's ratios to a. Uses the real data when installed, else random
 data of the same shape. docs/performance.md records its runs.
@@ -152,6 +155,44 @@ def worker(config, steps, warmup):
     }))
 
 
+def matmul_roofline(n=2048, repeats=20):
+    """GFLOP/s of the best of ``repeats`` n x n matrix products, in float32 and bfloat16."""
+    start_keras("b")
+    import tensorflow as tf
+
+    limits = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        a = tf.cast(tf.random.uniform((n, n)), dtype)
+        product = tf.function(lambda: tf.matmul(a, a))
+        product().numpy()  # trace, and warm up
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            product().numpy()
+            best = min(best, time.perf_counter() - start)
+        limits[dtype.name] = 2 * n**3 / best / 1e9
+    return limits
+
+
+def training_gflop_per_image():
+    """Multiply-adds of one training image, as FLOP: the forward pass's convolutions and
+    dense layers, times three (the forward pass, and the gradients of inputs and weights)."""
+    start_keras("a")
+    import keras
+
+    from pyimagesearch.minivggnet import MiniVGGNet
+
+    flop = 0
+    for layer in MiniVGGNet.build(width=28, height=28, depth=1, classes=10).layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, height, width, channels = layer.output.shape
+            kh, kw = layer.kernel_size
+            flop += 2 * height * width * channels * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, keras.layers.Dense):
+            flop += 2 * layer.input.shape[-1] * layer.units
+    return 3 * flop / 1e9
+
+
 def peak_memory_mb():
     import resource
 
@@ -212,6 +253,7 @@ def main():
                         help="which configurations to run (e, XLA, only when named)")
     parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=["a", "b", "c"], help=argparse.SUPPRESS)
+    parser.add_argument("--roofline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
     args = parser.parse_args()
     steps = args.steps or (100 if args.quick else 400)
@@ -222,6 +264,9 @@ def main():
     if args.profile:
         print(json.dumps(profile_step_split(args.profile)))
         return
+    if args.roofline:
+        print(json.dumps({"limits": matmul_roofline(), "gflop": training_gflop_per_image()}))
+        return
 
     def child(*flags):
         result = subprocess.run([sys.executable, __file__, *flags], capture_output=True,
@@ -230,8 +275,15 @@ def main():
             sys.exit(f"benchmark child {flags} failed:\n{result.stderr[-3000:]}")
         return json.loads(result.stdout.strip().splitlines()[-1])
 
-    best = {}
+    best, limits = {}, {}
     for round_ in range(repeats):
+        roofline = child("--roofline")
+        gflop = roofline["gflop"]
+        for dtype, speed in roofline["limits"].items():
+            limits[dtype] = max(limits.get(dtype, 0), speed)
+        print(f"round {round_ + 1} matrix product 2048x2048: " + ", ".join(
+            f"{dtype} {speed:.0f} GFLOP/s" for dtype, speed in roofline["limits"].items()),
+            flush=True)
         for config in args.configs:
             r = child("--worker", config, "--steps", str(steps), "--warmup", str(args.warmup))
             print(f"round {round_ + 1} {config} {CONFIGS[config]:<12} {r['policy']:<15} "
@@ -246,10 +298,17 @@ def main():
 
     print(f"\ndata: {best[args.configs[0]]['source']}; {steps} timed steps of batch 32 after "
           f"{args.warmup} warm-up steps; best of {repeats}")
-    print(f"{'config':<16}{'policy':<16}{'train img/s':>12}{'eval img/s':>12}{'peak MB':>9}")
+    print("the limit, a 2048x2048 matrix product: " + ", ".join(
+        f"{dtype} {speed:.0f} GFLOP/s" for dtype, speed in limits.items())
+          + f"; a training image costs {gflop * 1e3:.0f} MFLOP")
+    print(f"{'config':<16}{'policy':<16}{'train img/s':>12}{'GFLOP/s':>9}{'of limit':>9}"
+          f"{'eval img/s':>12}{'peak MB':>9}")
     for config, r in best.items():
+        dtype = "bfloat16" if "bfloat16" in r["policy"] else "float32"
+        speed = r["train_ips"] * gflop
         print(f"{config + ' ' + CONFIGS[config]:<16}{r['policy']:<16}{r['train_ips']:>12.0f}"
-              f"{r['eval_ips']:>12.0f}{r['peak_mb']:>9.0f}")
+              f"{speed:>9.0f}{speed / limits[dtype]:>9.0%}{r['eval_ips']:>12.0f}"
+              f"{r['peak_mb']:>9.0f}")
     if not args.quick:
         print("share of a training step's op time (TensorFlow profiler):")
         for config in [c for c in "abc" if c in args.configs]:

@@ -425,7 +425,7 @@ def test_a_stop_during_an_export_leaves_no_partial_file(tmp_path, trained_model)
          str(trained_model.path), "--export", *formats, "--output", str(tmp_path / "out")],
         cwd=tmp_path, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = ""
-    while "[INFO] exporting the model as" not in seen:
+    while "[INFO] exporting the model as" not in seen or not seen.endswith("\n"):  # the line
         seen += process.stdout.read(1) or pytest.fail(f"ended early: {process.stderr.read()}")
     process.send_signal(signal.SIGINT)
     wait_for_stderr(process, "writing the results first")
@@ -434,13 +434,12 @@ def test_a_stop_during_an_export_leaves_no_partial_file(tmp_path, trained_model)
     assert process.returncode == 130 and "Traceback" not in stderr
     left = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert not [name for name in left if name.startswith(".")], left  # no temporary
-    # TensorFlow's C++ code can hold a signal back until the export has ended
-    if "saved-model saved to" in stdout:  # whole, then: the second came while checking it
-        assert "interrupted twice: stopped at once, nothing more was written" in stderr
+    # where the second lands depends on timing: in the export ("not written: ..."), or just
+    # before or after it ("nothing more was written"); the export is whole or not there
+    assert "interrupted twice: stopped at once" in stderr
+    if "saved-model saved to" in stdout:
         assert (tmp_path / "out" / "fashion_mnist-savedmodel" / "saved_model.pb").is_file()
     else:
-        assert "interrupted twice: stopped at once; not written: fashion_mnist-savedmodel" \
-            in stderr
         assert "fashion_mnist-savedmodel" not in left  # the one stopped half-way
 
 

@@ -130,6 +130,7 @@ def test_a_killed_run_continues_to_the_same_model(tmp_path, capsys, flags, done)
     same_run(out, tmp_path / "whole")
 
 
+@pytest.mark.slow  # three runs in a row
 def test_restart_and_other_settings(tmp_path, capsys):
     out = kill_after(tmp_path, 1, 3, [])
     data = tmp_path / "data"
