@@ -4,6 +4,7 @@ half-written file where a good one was."""
 import contextlib
 import gc
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -83,8 +84,11 @@ def folder_replaced(path):
     folder ``path`` (the old one is removed after the swap), so that ``path`` never holds a
     half-written folder."""
     path = Path(path)
-    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    # named first and made inside the ``try``: a stop signal just after it is made still
+    # has it removed (mkdtemp could be stopped between making it and returning its name)
+    temporary = path.with_name(f".{path.name}-{secrets.token_hex(4)}")
     try:
+        os.mkdir(temporary, 0o700)
         yield temporary
         os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp's are 0700 whatever the umask
         old = None

@@ -7,6 +7,7 @@ and tf2onnx do the same from a SavedModel or a traced function.
 """
 
 import contextlib
+import inspect
 import tempfile
 import time
 import warnings
@@ -126,13 +127,20 @@ def quiet():
         yield
 
 
+def _keras_export(model, path, format, **settings):
+    """Keras's ``model.export``, without its printed summary where this Keras can leave it out."""
+    if "verbose" in inspect.signature(model.export).parameters:
+        settings["verbose"] = False
+    model.export(str(path), format=format, **settings)
+
+
 def _saved_model(model, folder):
-    model.export(str(folder), format="tf_saved_model", verbose=False)
+    _keras_export(model, folder, "tf_saved_model")
 
 
 def _onnx(model, path):
     if keras_exports("onnx"):
-        model.export(str(path), format="onnx", verbose=False)
+        _keras_export(model, path, "onnx")
         return
     import tf2onnx
 
@@ -156,7 +164,7 @@ def int8_settings(calibration):
 def _litert(model, path, calibration):
     settings = {} if calibration is None else int8_settings(calibration)
     if keras_exports("litert"):
-        model.export(str(path), format="litert", verbose=False, **settings)
+        _keras_export(model, path, "litert", **settings)
         return
     with tempfile.TemporaryDirectory() as folder:  # TensorFlow's converter reads a SavedModel
         _saved_model(model, folder)
