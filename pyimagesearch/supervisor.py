@@ -25,7 +25,7 @@ from pyimagesearch.atomic import remove_stale_temporaries
 from pyimagesearch.errors import UserError, reason
 from pyimagesearch.folders import check_folder, create_folder
 from pyimagesearch.lock import Locked, RunLock, holder
-from pyimagesearch.portable import export_path
+from pyimagesearch.portable import EXPORT_SUFFIXES, export_path
 from pyimagesearch.streams import surviving_streams
 from pyimagesearch.tempfolder import private_temporary_folder
 from pyimagesearch.text import plural
@@ -118,7 +118,9 @@ class Supervisor:
             except OSError as error:  # a folder in its place, a file this user may not open
                 raise UserError(f"cannot make the lock file {path} ({reason(error)}); move what "
                                 f"is there away, or choose another {flag}") from None
-        exports = [export_path(self.args.model, format) for format in self.args.export or []]
+        # an exporting run removes every format's leftovers, not only its own formats'
+        formats = EXPORT_SUFFIXES if self.args.export else []
+        exports = [export_path(self.args.model, format) for format in formats]
         remove_stale_temporaries([self.args.model, self.backup_path, *self.outputs, *exports]
                                  if model is not None else [*self.outputs, *exports])
         self._phase = RESULTS if model is None else TRAINING

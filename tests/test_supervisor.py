@@ -58,6 +58,15 @@ def test_the_files_of_a_killed_write_are_removed(tmp_path):
     assert not stale.exists()
 
 
+def test_an_export_removes_what_a_killed_export_of_another_format_left(tmp_path):
+    (tmp_path / "out").mkdir()
+    stale = tmp_path / "out" / ".fashion_mnist-c936421c.tflite"  # a killed litert export's
+    stale.write_bytes(b"TFL3 half")
+    with supervisor(tmp_path, "--load", __file__, "--export", "saved-model") as run:
+        run.prepare_folders()
+    assert not stale.exists()
+
+
 def train(run, model, epochs_done, diverged=False):
     """What training leaves behind: the guard's verdict."""
     run.start_training(model, {"epochs": run.args.epochs})
