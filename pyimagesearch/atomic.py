@@ -90,7 +90,7 @@ def folder_replaced(path):
     try:
         os.mkdir(temporary, 0o700)
         yield temporary
-        os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp's are 0700 whatever the umask
+        os.chmod(temporary, 0o777 & ~_umask())  # made 0700: now the umask's mode
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}-old-{os.getpid()}")

@@ -6,11 +6,8 @@ import math
 from pathlib import Path
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.portable import INSTALL, is_portable, missing_packages
+from pyimagesearch.portable import EXPORT_SUFFIXES, INSTALL, is_portable, missing_packages
 from pyimagesearch.text import plural
-
-EXPORT_FORMATS = ["litert", "litert-int8", "onnx", "saved-model"]
-
 
 def as_int(text):
     """``int(text)``, or NaN when ``text`` is not a whole number, which every range check
@@ -130,7 +127,7 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                         help="classify pictures of your own (files, or folders of them) with the "
                              "model just trained or --load-ed: the three likeliest labels of each, "
                              "and classified.png")
-    parser.add_argument("--export", nargs="+", choices=EXPORT_FORMATS, metavar="FORMAT",
+    parser.add_argument("--export", nargs="+", choices=list(EXPORT_SUFFIXES), metavar="FORMAT",
                         help="after training or with --load, write the model beside it for "
                              "other runtimes, each checked on the test images by its own: "
                              "litert (.tflite), litert-int8 (full-integer), onnx, saved-model "

@@ -14,7 +14,9 @@ from pyimagesearch.errors import UserError
 from pyimagesearch.startup import native_stderr_muted
 
 SUFFIXES = {".tflite": "LiteRT", ".onnx": "ONNX"}
-PACKAGES = {".tflite": "ai-edge-litert", ".onnx": "onnxruntime"}
+# the runtime each kind of file runs in: module, and the package that has it
+RUNTIMES = {".tflite": ("ai_edge_litert", "ai-edge-litert"),
+            ".onnx": ("onnxruntime", "onnxruntime")}
 INSTALL = "pip install -r requirements-export.txt"
 # the file --export writes for each format, beside the model: fashion_mnist.tflite, ...
 EXPORT_SUFFIXES = {"litert": ".tflite", "litert-int8": "-int8.tflite", "onnx": ".onnx",
@@ -49,8 +51,8 @@ def missing_runtime(path):
     """The package the model at ``path`` needs that is not installed, or None."""
     import importlib.util
 
-    module = {".tflite": "ai_edge_litert", ".onnx": "onnxruntime"}[Path(path).suffix.lower()]
-    return None if importlib.util.find_spec(module) else PACKAGES[Path(path).suffix.lower()]
+    module, package = RUNTIMES[Path(path).suffix.lower()]
+    return None if importlib.util.find_spec(module) else package
 
 
 class PortableModel:

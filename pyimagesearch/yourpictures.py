@@ -14,7 +14,7 @@ from pyimagesearch import cli, display, photos
 from pyimagesearch.datasets import LABEL_NAMES
 from pyimagesearch.errors import UserError
 from pyimagesearch.montage import SHEET_PICTURES, classified_sheet, save_image
-from pyimagesearch.portable import PACKAGES, PortableModel, is_portable
+from pyimagesearch.portable import RUNTIMES, PortableModel, is_portable
 from pyimagesearch.supervisor import Supervisor
 
 WINDOW_TITLE = "Fashion MNIST"
@@ -85,7 +85,7 @@ def main(argv=None):
     if args.export:
         raise UserError("--export needs a Keras model (.keras) to export; --load one")
     with Supervisor(args, ["classified.png"]) as run:
-        package = PACKAGES[args.load.suffix.lower()]
+        _, package = RUNTIMES[args.load.suffix.lower()]
         try:
             runtime = f"{package} {version(package)}"
         except PackageNotFoundError:
