@@ -11,47 +11,44 @@ montage.png; the montage is also shown in a window when there is a display.
 
 # import the necessary packages
 import math
-import sys
 from functools import partial
 
 import numpy as np
 
-from pyimagesearch import startup, yourpictures
-from pyimagesearch.interrupts import leave
-from pyimagesearch.supervisor import Supervisor, supervise
+from pyimagesearch.training import backend
 
-if __name__ == "__main__" and yourpictures.wanted(sys.argv[1:]):  # a .tflite or .onnx model:
-    leave(supervise(yourpictures.main))  # your pictures, classified without TensorFlow
-
-with startup.tensorflow_start():  # quietly, and with oneDNN's kernels on any x86 CPU
+with backend.tensorflow_start():  # quietly, and with oneDNN's kernels on any x86 CPU
     import keras
     import tensorflow as tf
 
 from sklearn.metrics import classification_report, confusion_matrix
 
-from pyimagesearch import cli, distribute, export, plots
-from pyimagesearch.batchnorm import fuse_batch_norm
+from pyimagesearch import cli, display, plots
+from pyimagesearch.classify import classify, read as read_pictures
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
-from pyimagesearch.errors import UserError
-from pyimagesearch.memory import release_freed_memory
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.modelfile import load_model
 from pyimagesearch.montage import pick_images, prediction_montage, save_image
-from pyimagesearch.portable import PortableModel, export_path, is_portable
 from pyimagesearch.pipeline import augment_batch, make_dataset
-from pyimagesearch.precision import choose_precision
+from pyimagesearch.portable import export
+from pyimagesearch.safety.backup import training_settings
+from pyimagesearch.safety.errors import UserError
+from pyimagesearch.safety.interrupts import leave
+from pyimagesearch.safety.modelfile import load_model
+from pyimagesearch.safety.streams import native_stderr_muted, progress_bars
+from pyimagesearch.safety.supervisor import Supervisor, supervise
+from pyimagesearch.safety.text import plural
 from pyimagesearch.schedules import keras2_decay, warmup_cosine
-from pyimagesearch.streams import progress_bars
-from pyimagesearch.swa import WeightAverage, recompute_batch_norm
-from pyimagesearch.text import plural
+from pyimagesearch.training import distribute
+from pyimagesearch.training.batchnorm import fuse_batch_norm
+from pyimagesearch.training.memory import release_freed_memory
+from pyimagesearch.training.precision import choose_precision
+from pyimagesearch.training.swa import WeightAverage, recompute_batch_norm
 
 # the chapter's hyper-parameters: number of epochs, base learning rate, batch size
 NUM_EPOCHS = 25
 INIT_LR = 1e-2
 BS = 32
 EVAL_BS = 64  # evaluation's batch: the predictions do not depend on it, memory does
-# what a run writes into its output folder, besides the model
-OUTPUTS = ["plot.png", "confusion.png", "montage.png", "classified.png"]
 
 
 def load_data(dataset_dir, limit):
@@ -68,7 +65,7 @@ def load_data(dataset_dir, limit):
 
 def start_tensorflow(args):
     """The devices to train on, the seed and the precision; returns the strategy."""
-    with startup.native_stderr_muted():  # several machines: gRPC's start-up lines
+    with native_stderr_muted():  # several machines: gRPC's start-up lines
         strategy = distribute.choose_strategy(args.distribute)
     if args.seed is not None:
         # same seed, same machine: same initial weights, batches, dropout masks, history
@@ -115,8 +112,8 @@ def train(model, args, data, run):
     trainX, trainY, testData = data
     strategy = model.distribute_strategy
     print(f"[INFO] training model on {len(trainX):,} images for {plural(args.epochs, 'epoch')}...")
-    state = run.start_training(model, {**cli.training_settings(args),
-                                       "training images": len(trainX)})
+    state = run.start_training(model, training_settings(args, len(trainX)),
+                               restart=args.restart, keep_backup=not args.distribute)
     averager = WeightAverage(first_epoch=args.epochs - args.swa, state=state.swa)
     augment = (partial(augment_batch, max_shift=args.max_shift, erase_rate=args.erase_rate)
                if args.augment else None)
@@ -154,10 +151,9 @@ def train(model, args, data, run):
 
 
 def load_trained_model(path):
-    """A model saved by an earlier run, checked to fit Fashion-MNIST (or, for your pictures
-    only, a .tflite or .onnx export of one)."""
+    """A model saved by an earlier run, checked to fit Fashion-MNIST."""
     print(f"[INFO] loading model {path}...")
-    return PortableModel(path) if is_portable(path) else load_model(path)
+    return load_model(path)
 
 
 def predict(model, images, tta=False):
@@ -207,7 +203,7 @@ def write_results(model, H, test, args, run):
 
     # plot the training loss and accuracy, the confusion matrix, and a montage of 16 test
     # images with their predicted labels
-    plot, confusion, montage_path = (args.output / name for name in OUTPUTS[:3])
+    plot, confusion, montage_path = (args.output / name for name in cli.OUTPUTS[:3])
     montage = make_montage(testX, testY, preds, args.seed)
     outputs = [("confusion matrix", confusion, lambda: plots.save_figure(
                    plots.plot_confusion(matrix, LABEL_NAMES, changes), confusion)),
@@ -218,16 +214,15 @@ def write_results(model, H, test, args, run):
     run.write(outputs)
 
     # show the montage until a key is pressed, as the chapter does
-    yourpictures.show_window(montage, montage_path, args.no_display, run.signals)
+    if not args.no_display:
+        display.show_window(montage, montage_path, run.signals)
 
 
-def classify(model, pictures, args, run):
-    """Your ``pictures`` classified by ``model`` (see ``yourpictures.classify``)."""
-    if isinstance(model, PortableModel):
-        probabilities = partial(yourpictures.portable_probabilities, model, tta=args.tta)
-    else:
-        probabilities = partial(predict, model, tta=args.tta)
-    yourpictures.classify(probabilities, pictures, args, run)
+def classify_pictures(model, pictures, args, run):
+    """Your ``pictures`` classified by ``model``: printed, written and shown (see
+    :mod:`pyimagesearch.classify`)."""
+    classify(partial(predict, model, tta=args.tta), pictures, args.output, run,
+             window=not args.no_display)
 
 
 def classify_only(args, pictures, run):
@@ -235,37 +230,16 @@ def classify_only(args, pictures, run):
     start_tensorflow(args)
     model = load_trained_model(args.load)
     run.prepare_folders()
-    classify(model, pictures, args, run)
+    classify_pictures(model, pictures, args, run)
     return run.end()
-
-
-def export_model(model, args, data, run):
-    """--export: ``model`` beside args.model in each format, each checked by its own runtime
-    on the test images of ``data`` (trainX, testX, testY; int8 is calibrated on trainX)."""
-    trainX, testX, testY = data
-    keras_probabilities = predict(model, testX)
-    accuracy = np.mean(keras_probabilities.argmax(1) == testY)
-    calibration = trainX[np.random.default_rng(args.seed or 0).permutation(len(trainX))[
-        :export.CALIBRATION_IMAGES]].astype(np.float32) / 255
-    for format in args.export:
-        path = export_path(args.model, format)
-        print(f"[INFO] exporting the model as {format} to {path}...")
-        run.write([(format, path, lambda: export.export(model, format, path, calibration))])
-        if path.exists():
-            result = export.check(format, path, testX, testY, keras_probabilities)
-            print(f"[INFO] {format}: {result.size / 1e6:.2f} MB, test accuracy "
-                  f"{result.accuracy:.4f} (Keras {accuracy:.4f}), labels {result.agreement:.2%} "
-                  f"of the test images as Keras does, largest probability difference "
-                  f"{result.difference:.2g}, {result.images_per_second:,.0f} images/s")
-            run.reject(path, format, export.judge(format, result, accuracy))
 
 
 def main(argv=None):
     """The chapter's run, as the command line ``argv`` asks; returns the exit code."""
     args = cli.parse_args(argv, epochs=NUM_EPOCHS, lr=INIT_LR, batch_size=BS)
-    with Supervisor(args, OUTPUTS) as run:
-        print(f"[INFO] running with {startup.versions()}")
-        pictures = yourpictures.read(args.classify, run)
+    with Supervisor(*cli.written(args)) as run:
+        print(f"[INFO] running with {backend.versions()}")
+        pictures = read_pictures(args.classify, run)
         if pictures and args.load and not args.export:
             return classify_only(args, pictures, run)
 
@@ -289,9 +263,10 @@ def main(argv=None):
         # evaluate: the report, the plot, the montage; then your pictures, and other runtimes
         write_results(model, H, (testX, testY), args, run)
         if pictures:
-            classify(model, pictures, args, run)
+            classify_pictures(model, pictures, args, run)
         if args.export:
-            export_model(model, args, (trainX, testX, testY), run)
+            export.export_all(model, export.destinations(args.model, args.export),
+                              (trainX, testX, testY), run, args.seed)
         return run.end()
 
 

@@ -45,7 +45,7 @@ def start_keras(config):
     """Import Keras as the configuration's program would: the reference (a) plainly, the
     others through fashion_mnist.py, whose import sets the process up as a run does."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from pyimagesearch.startup import native_stderr_muted
+    from pyimagesearch.safety.streams import native_stderr_muted
 
     if config != "a":
         import fashion_mnist  # noqa: F401
@@ -75,7 +75,7 @@ def make_model(config):
 
     from pyimagesearch.cli import parse_args
     from pyimagesearch.minivggnet import MiniVGGNet
-    from pyimagesearch.precision import choose_precision
+    from pyimagesearch.training.precision import choose_precision
     from pyimagesearch.schedules import keras2_decay
 
     if config == "c":
@@ -103,7 +103,7 @@ def worker(config, steps, warmup):
     import keras
     import numpy as np
 
-    from pyimagesearch.memory import release_freed_memory
+    from pyimagesearch.training.memory import release_freed_memory
     from pyimagesearch.pipeline import make_dataset
 
     ((trainX, trainY), (testX, testY)), source = load_data()

@@ -1,13 +1,19 @@
-"""The command line of fashion_mnist.py: its flags, the checks between them, and a few
-words for what a run changes from the chapter's recipe."""
+"""The command line of fashion_mnist.py: its flags, their checks (against each other and
+against the files they name), what a run writes, and a few words for what a run changes
+from the chapter's recipe. Nothing here imports Keras or TensorFlow."""
 
 import argparse
 import math
 from pathlib import Path
 
-from pyimagesearch.errors import UserError
-from pyimagesearch.portable import EXPORT_SUFFIXES, INSTALL, is_portable, missing_packages
-from pyimagesearch.text import plural
+from pyimagesearch.portable import export
+from pyimagesearch.portable.runtimes import is_portable
+from pyimagesearch.safety.errors import UserError
+from pyimagesearch.safety.text import plural
+
+# what a run writes into its output folder, besides the model
+OUTPUTS = ["plot.png", "confusion.png", "montage.png", "classified.png"]
+
 
 def as_int(text):
     """``int(text)``, or NaN when ``text`` is not a whole number, which every range check
@@ -63,7 +69,7 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from pyimagesearch.startup import versions
+        from pyimagesearch.training.backend import versions
 
         print(f"{parser.prog} with {versions()}")
         parser.exit()
@@ -80,12 +86,23 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def parse_args(argv=None, epochs=25, lr=1e-2, batch_size=32):
-    """Parse the command line and check its flags against each other; ``epochs``, ``lr``
-    and ``batch_size`` are the chapter's defaults, which the returned namespace keeps as
-    ``chapter`` for comparison. ``model`` is where the model is saved, given or not."""
+    """Parse the command line and check its flags (see :func:`check_inputs`); ``epochs``,
+    ``lr`` and ``batch_size`` are the chapter's defaults, which the returned namespace keeps
+    as ``chapter`` for comparison. ``model`` is where the model is saved, given or not."""
     args = make_parser(epochs, lr, batch_size).parse_args(argv)
     args.model = args.model or args.output / "fashion_mnist.keras"
+    check_inputs(args)
     return args
+
+
+def written(args):
+    """What the run of ``args`` writes, as its Supervisor takes it: the output folder, the
+    files the run may write (there, and the exports beside the model), and the model file
+    when the run trains it or exports it (else None)."""
+    files = [args.output / name for name in OUTPUTS]
+    if args.export:  # every format's leftovers, not only the formats asked for
+        files += export.leftovers(args.model)
+    return args.output, files, args.model if args.load is None or args.export else None
 
 
 def make_parser(epochs=25, lr=1e-2, batch_size=32):
@@ -111,8 +128,7 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                              "(default: OUTPUT/fashion_mnist.keras)")
     parser.add_argument("--load", type=Path, default=None, metavar="PATH",
                         help="skip training: evaluate a model saved by an earlier run (a .keras "
-                             "file), or classify --classify pictures with an exported .tflite "
-                             "or .onnx one")
+                             "file)")
     parser.add_argument("--dataset-dir", type=Path, default=None,
                         help="folder with the four Fashion-MNIST IDX files (gzipped or not); "
                              "default: $FASHION_MNIST_DIR, ~/.keras/datasets/fashion-mnist, "
@@ -127,7 +143,7 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                         help="classify pictures of your own (files, or folders of them) with the "
                              "model just trained or --load-ed: the three likeliest labels of each, "
                              "and classified.png")
-    parser.add_argument("--export", nargs="+", choices=list(EXPORT_SUFFIXES), metavar="FORMAT",
+    parser.add_argument("--export", nargs="+", choices=list(export.SUFFIXES), metavar="FORMAT",
                         help="after training or with --load, write the model beside it for "
                              "other runtimes, each checked on the test images by its own: "
                              "litert (.tflite), litert-int8 (full-integer), onnx, saved-model "
@@ -177,8 +193,9 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
 
 
 def check_inputs(args):
-    """What the flags ask of the files they name, checked before anything is read: raises
-    ``UserError`` for a run that cannot work. (The folders are the run's to check.)"""
+    """What the flags ask of each other and of the files they name, checked before anything
+    is read: raises ``UserError`` for a run that cannot work. (The folders are the
+    Supervisor's to check.)"""
     if args.model.is_dir():
         raise UserError(f"{args.model} is a folder, so the model cannot be saved there; pass "
                         f"--model with a file name ending in .keras")
@@ -188,28 +205,17 @@ def check_inputs(args):
                             f"use a number smaller than --epochs")
         if args.swa and args.distribute:
             raise UserError("--swa works on one device only; leave out --distribute to use it")
+    elif is_portable(args.load):
+        pictures = " ".join(map(str, args.classify or [])) or "PICTURE..."
+        raise UserError(f"{args.load} is an exported model, which classifies your pictures "
+                        f"without TensorFlow: python -m pyimagesearch.classify {args.load} "
+                        f"{pictures} (fashion_mnist.py --load takes the .keras model)")
     elif not args.load.is_file():
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
-    elif is_portable(args.load) and not args.classify:
-        raise UserError(f"a {args.load.suffix} model can classify your pictures (--classify); "
-                        f"to see its test accuracy, --export it again from the .keras model")
-    elif is_portable(args.load) and args.export:
-        raise UserError("--export needs the Keras model (.keras) to export from; --load it")
-    missing = missing_packages(args.export or [])
-    if missing:
-        raise UserError(f"--export {' '.join(args.export)} needs {', '.join(missing)}: pip "
-                        f"install {' '.join(missing)} (or {INSTALL})")
+    export.check_packages(args.export or [])
     for picture in args.classify or []:
         if not picture.exists():
             raise UserError(f"{picture} does not exist; check the path given to --classify")
-
-
-def training_settings(args):
-    """The flags that make a run's training what it is: a backup is continued only by a
-    run with the same ones."""
-    names = ["epochs", "batch_size", "lr", "schedule", "weight_decay", "label_smoothing", "swa",
-             "augment", "max_shift", "erase_rate", "limit", "seed", "mixed_precision"]
-    return {name: getattr(args, name) for name in names}
 
 
 def describe_recipe(args, compute_dtype="float32"):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.errors import UserError
+from pyimagesearch.safety.errors import UserError
 
 LABEL_NAMES = ["top", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot"]
@@ -126,7 +126,9 @@ def candidate_dirs(dataset_dir=None):
 
 
 def load_fashion_mnist(dataset_dir=None, download=True):
-    """Return ``((trainX, trainY), (testX, testY))`` exactly as Keras's loader does.
+    """Return ``(((trainX, trainY), (testX, testY)), source)``: the arrays Keras's
+    ``fashion_mnist.load_data()`` returns, and where they came from (a folder, or "the Keras
+    download").
 
     Images are uint8 arrays of shape (n, 28, 28), labels uint8 arrays of shape
     (n,). Folders are tried in this order: ``dataset_dir``, ``$FASHION_MNIST_DIR``,
@@ -134,8 +136,8 @@ def load_fashion_mnist(dataset_dir=None, download=True):
     ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``).
     A folder the user named must exist and hold the files; the two standard
     folders are skipped when empty. When none has them and ``download`` is true,
-    ``keras.datasets.fashion_mnist.load_data()`` is tried last.
-    Returns the arrays and a description of where they came from.
+    ``keras.datasets.fashion_mnist.load_data()`` is tried last. Raises
+    :class:`DatasetError`, in one sentence, when there is no valid data.
     """
     for folder, explicit in candidate_dirs(dataset_dir):
         if explicit and folder.is_file():

@@ -1,4 +1,6 @@
-"""Showing a picture in an OpenCV window, where there is a display to show it on."""
+"""The chapter's window: a picture shown in an OpenCV window titled "Fashion MNIST" until a
+key is pressed, where there is a display to show it on; where there is none, a line that
+says why and where the picture's file is."""
 
 import os
 import subprocess
@@ -6,7 +8,9 @@ import sys
 
 import cv2
 
-from pyimagesearch.startup import native_stderr_muted
+from pyimagesearch.safety.streams import native_stderr_muted
+
+WINDOW_TITLE = "Fashion MNIST"
 
 
 def why_no_window():
@@ -50,3 +54,11 @@ def show(title, image, signals=None):
     if reason is None and not show_until_key(title, image, signals):
         reason = "this OpenCV has no window support (opencv-python-headless?)"
     return reason
+
+
+def show_window(image, path, signals=None):
+    """Show ``image`` (saved at ``path``) in the chapter's window until a key is pressed or a
+    stop signal comes; where no window can open, say why and where its file is."""
+    reason = show(WINDOW_TITLE, image, signals)
+    if reason:
+        print(f"[INFO] {reason}, so no window was opened; open {path} to see it")

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 from imutils import build_montages
 
-from pyimagesearch.atomic import replaced_atomically
+from pyimagesearch.safety.atomic import replaced_atomically
 
 GREEN = (0, 255, 0)  # OpenCV colours are BGR
 RED = (0, 0, 255)

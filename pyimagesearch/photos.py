@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from PIL import Image  # Matplotlib's own dependency: reads a picture's size, not its pixels
 
-from pyimagesearch.errors import UserError
+from pyimagesearch.safety.errors import UserError
 
 TOLERANCE = 0.10  # of the full range, in every channel
 SPECK = 9  # pixels: a group of fewer, apart from the rest, is noise

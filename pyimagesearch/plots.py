@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from pyimagesearch.atomic import replaced_atomically
+from pyimagesearch.safety.atomic import replaced_atomically
 
 
 def set_title(axes, title, subtitle):

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pyimagesearch.errors import UserError
+from pyimagesearch.safety.errors import UserError
 
 
 def make_photo(image, path, rng):

@@ -14,6 +14,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from pyimagesearch.training import backend
+
+# the tests' own TensorFlow computes as fashion_mnist.py's does (with oneDNN's kernels, which
+# TensorFlow turns on by itself only on some CPUs), so that a model trained here and one
+# trained by the program come out the same: asked for before anything imports TensorFlow
+backend.prefer_onednn()
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "fashion_mnist.py"
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -89,7 +96,7 @@ def run_main(capsys, *args):
     """Run fashion_mnist.py's ``main`` in this process, as its command line does (errors
     and stop signals turned into a line and an exit code); returns a :class:`Run`."""
     import fashion_mnist
-    from pyimagesearch.supervisor import supervise
+    from pyimagesearch.safety.supervisor import supervise
 
     capsys.readouterr()
     code = supervise(fashion_mnist.main, [str(arg) for arg in args])

@@ -112,7 +112,7 @@ def test_divergence_stops_and_keeps_the_good_model(tmp_path, capsys, tiny_data):
 
 
 def test_mixed_precision_says_what_it_trained_in(tmp_path, capsys, tiny_data):
-    from pyimagesearch.precision import cpu_supports_bfloat16
+    from pyimagesearch.training.precision import cpu_supports_bfloat16
 
     try:
         result = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "1",
@@ -335,7 +335,7 @@ def test_real_data_short_run(real_run):
 def test_no_data_anywhere_ends_in_one_sentence(tmp_path):
     # no folder has the files and the download fails (as offline): the error is all there is
     program = ("import sys, fashion_mnist, keras, pyimagesearch.datasets as datasets\n"
-               "from pyimagesearch.supervisor import supervise\n"
+               "from pyimagesearch.safety.supervisor import supervise\n"
                "datasets.DEBIAN_DIR = datasets.KERAS_CACHE_DIR = datasets.Path(sys.argv[1])\n"
                "def offline(): raise OSError('Name or service not known')\n"
                "keras.datasets.fashion_mnist.load_data = offline\n"
@@ -353,7 +353,7 @@ def test_no_data_anywhere_ends_in_one_sentence(tmp_path):
 
 def test_export_writes_each_format_beside_the_model_and_checks_it(tmp_path, capsys,
                                                                   trained_model):
-    from pyimagesearch.portable import missing_packages
+    from pyimagesearch.portable.export import missing_packages
 
     formats = ["litert", "onnx", "saved-model"]
     result = run_main(capsys, "--dataset-dir", trained_model.data, "--load", trained_model.path,
@@ -374,7 +374,7 @@ def test_export_writes_each_format_beside_the_model_and_checks_it(tmp_path, caps
 
 
 def test_an_export_that_fails_its_check_is_removed(tmp_path, capsys, trained_model, monkeypatch):
-    from pyimagesearch import export
+    from pyimagesearch.portable import export
 
     monkeypatch.setattr(export, "judge", lambda format, result, accuracy: "it was made to fail")
     monkeypatch.setattr(export, "check", lambda *args: export.Check(1, 0.5, 0.5, 1.0, 1.0))
@@ -389,7 +389,7 @@ def test_an_export_that_fails_its_check_is_removed(tmp_path, capsys, trained_mod
 @pytest.mark.slow
 @needs_real_data
 def test_every_export_of_a_real_model_keeps_its_accuracy(tmp_path, real_run):
-    from pyimagesearch.portable import missing_packages
+    from pyimagesearch.portable.export import missing_packages
 
     formats = ["litert", "litert-int8", "onnx", "saved-model"]
     result = run_script("--load", real_run.folder / "fashion_mnist.keras", "--export", *formats,

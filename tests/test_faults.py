@@ -119,7 +119,7 @@ def test_a_full_disk_at_save_time_still_gives_the_report_and_figures(tmp_path, t
 def test_a_model_that_cannot_be_saved_where_asked_is_saved_elsewhere(tmp_path, tiny_data,
                                                                     monkeypatch):
     import fashion_mnist
-    from pyimagesearch import modelfile
+    from pyimagesearch.safety import modelfile
 
     out = tmp_path / "out"
     real_save = modelfile.save_model
@@ -157,7 +157,7 @@ def test_too_little_free_space_is_refused_before_training(tmp_path, capsys, tiny
         finally:
             subprocess.run(["umount", str(out)], check=True)
     else:  # no mounting here: the same check, with the disk said to be nearly full
-        from pyimagesearch import folders
+        from pyimagesearch.safety import folders
 
         usage = shutil.disk_usage(tmp_path)
         monkeypatch.setattr(folders.shutil, "disk_usage",
@@ -388,7 +388,7 @@ def test_a_run_refused_for_space_creates_no_folder(tmp_path, capsys, tiny_data, 
         finally:
             subprocess.run(["umount", str(small)], check=True)
     else:  # no mounting here: the disk is said to be nearly full
-        from pyimagesearch import folders
+        from pyimagesearch.safety import folders
 
         usage = shutil.disk_usage(tmp_path)
         monkeypatch.setattr(folders.shutil, "disk_usage",
@@ -415,7 +415,7 @@ def test_a_terminal_gets_progress_bars_unless_it_cannot_show_them(tmp_path, tiny
 
 
 def test_a_stop_during_an_export_leaves_no_partial_file(tmp_path, trained_model):
-    from pyimagesearch.portable import missing_packages
+    from pyimagesearch.portable.export import missing_packages
 
     formats = ["saved-model", "litert", "onnx"]
     if missing_packages(formats):
@@ -441,16 +441,3 @@ def test_a_stop_during_an_export_leaves_no_partial_file(tmp_path, trained_model)
         assert (tmp_path / "out" / "fashion_mnist-savedmodel" / "saved_model.pb").is_file()
     else:
         assert "fashion_mnist-savedmodel" not in left  # the one stopped half-way
-
-
-def test_a_damaged_tflite_model_is_refused_in_one_sentence(tmp_path):
-    (tmp_path / "model.tflite").write_bytes(b"TFL3 and then nothing of a model")
-    picture = tmp_path / "shirt.png"
-    cv2.imwrite(str(picture), np.pad(np.full((20, 10), 200, np.uint8), 8))
-    result = run_script("--load", tmp_path / "model.tflite", "--classify", picture,
-                        "--output", tmp_path / "out", cwd=tmp_path)
-    assert_clean_failure(result, "model.tflite")
-    assert result.returncode == 1
-    assert "not a LiteRT model this program can run" in result.stderr or \
-        "pip install ai-edge-litert" in result.stderr
-    assert not (tmp_path / "out").exists()

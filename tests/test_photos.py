@@ -9,7 +9,7 @@ import pytest
 from conftest import REAL_DATA, assert_clean_failure, needs_real_data, run_main
 from pyimagesearch.testphoto import make_photo
 from pyimagesearch import photos
-from pyimagesearch.errors import UserError
+from pyimagesearch.safety.errors import UserError
 
 
 def shirt():

@@ -1,0 +1,72 @@
+"""A callback that ends training cleanly, so that what was learned is kept: after a stop
+signal (Ctrl-C, SIGTERM or SIGHUP), or when the loss is no longer a finite number."""
+
+import math
+import signal
+
+import keras
+
+
+class TrainingGuard(keras.callbacks.Callback):
+    """Ends ``fit`` after the current batch when a stop signal has come or the loss is no
+    longer finite, so that what was learned can still be evaluated and saved.
+
+    ``signals`` says whether a stop signal has come: its ``signum``, set by the handler
+    of :func:`pyimagesearch.safety.interrupts.deferred`, which should be active around ``fit``.
+    After ``fit``, ``epochs_done`` says how many of the ``epochs`` have run to the end
+    (``first_epoch`` of them before this run, when it continues an earlier one), and
+    ``finished`` whether all have: a stop signal during the last epoch's validation leaves
+    the run finished. Otherwise ``signum`` (the signal) or ``diverged`` says why it stopped.
+    """
+
+    def __init__(self, signals, epochs):
+        super().__init__()
+        self.signals, self.epochs = signals, epochs
+        self.signum = None
+        self.diverged = False
+        self.first_epoch = self.epochs_done = 0
+        self._cut_short = False
+
+    def continue_from(self, epoch):
+        """Count the ``epoch`` epochs an earlier run finished as done."""
+        self.first_epoch = self.epochs_done = epoch
+
+    @property
+    def finished(self):
+        return self.epochs_done == self.epochs and not self.diverged
+
+    @property
+    def interrupted(self):
+        return self.signum is not None and not self.finished
+
+    @property
+    def stopped(self):
+        return self.interrupted or self.diverged
+
+    def stop(self):
+        """End the epoch after the current batch, as Ctrl-C does: a stop decided elsewhere
+        (another worker's Ctrl-C)."""
+        self.signum = self.signum or signal.SIGINT
+        self._cut_short = True
+
+    def _signalled(self):
+        if self.signum is None and self.signals.signum is not None:
+            self.signum = self.signals.signum
+        return self.signum is not None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._cut_short = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged = True
+        if self._signalled() or self.diverged:
+            self.model.stop_training = True
+            self._cut_short = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._cut_short:
+            self.epochs_done = epoch + 1
+        if self._signalled():  # during validation: this epoch is whole, the next not begun
+            self.model.stop_training = True

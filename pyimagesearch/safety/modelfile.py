@@ -1,0 +1,71 @@
+"""The trained model on disk: saved whole or not at all, somewhere if not where asked,
+and checked when loaded."""
+
+import zipfile
+from pathlib import Path
+
+import keras
+
+from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
+from pyimagesearch.safety.errors import UserError, reason
+
+
+def save_model(model, path):
+    """Save in Keras's native format, replacing any earlier file only once the new one is whole."""
+    with replaced_atomically(path) as temporary:
+        model.save(temporary)
+
+
+def file_size(model):
+    """About how many bytes ``model`` takes as a .keras file: its weights and, for the
+    optimizer, as many again (SGD's momentum), plus a little for the rest."""
+    return model.count_params() * 4 * 2 + 500_000
+
+
+def save_model_somewhere(model, path):
+    """Save ``model`` at ``path``, or, if that fails (a full disk, a lost drive), in the
+    current folder or the home folder instead. Returns where it was saved (None if
+    nowhere) and, if not at ``path``, a sentence that says so."""
+    reason = _try_to_save(model, path)
+    if reason is None:
+        return path, None
+    for folder in dict.fromkeys([Path.cwd(), Path.home()]):
+        rescue = folder / f"{path.stem}-rescued{path.suffix}"
+        if rescue.resolve() != Path(path).resolve() and _try_to_save(model, rescue) is None:
+            return rescue, (f"could not write the model to {path} ({reason}); it was saved to "
+                            f"{rescue} instead")
+    return None, f"could not write the model to {path} or anywhere else ({reason})"
+
+
+def _try_to_save(model, path):
+    """Save ``model`` at ``path``: None if that worked, else why not."""
+    with failures_cleaned_up_quietly():
+        try:
+            save_model(model, path)
+            return None
+        except OSError as error:
+            return reason(error)
+
+
+def load_model(path, image_shape=(28, 28), classes=10):
+    """Load a model saved by an earlier run and check that it takes grayscale images of
+    ``image_shape`` and gives ``classes`` probabilities."""
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not a Keras model file (a .keras file is a zip archive); "
+                        f"pass a .keras file saved by fashion_mnist.py")
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(f"{path} is not a Keras model this program can load ({reason}); "
+                        f"pass a .keras file saved by fashion_mnist.py") from None
+    expected_input = ((1, *image_shape) if keras.backend.image_data_format() == "channels_first"
+                      else (*image_shape, 1))
+    inputs = getattr(model, "input_shape", None)
+    outputs = getattr(model, "output_shape", None)
+    if (not isinstance(inputs, tuple) or tuple(inputs[1:]) != expected_input
+            or not isinstance(outputs, tuple) or tuple(outputs[1:]) != (classes,)):
+        raise UserError(f"{path} takes {inputs} and gives {outputs}, but Fashion-MNIST needs "
+                        f"{(None, *expected_input)} in and (None, {classes}) out; pass a model "
+                        f"trained by fashion_mnist.py")
+    return model

@@ -1,0 +1,294 @@
+"""What can go wrong in a run of fashion_mnist.py, in the hands of one object: the stop
+signals, the training guard, the backup, the problems met, the last words and the exit
+code. The driver tells the chapter's story; the :class:`Supervisor` keeps the run safe.
+(What needs Keras, training and saving, imports it where it is used: classifying pictures
+with a .tflite or .onnx model never imports TensorFlow.)
+
+A stop signal (Ctrl-C, SIGTERM, SIGHUP) means something different in each phase:
+
+- before the folders are prepared (the flags, the data, TensorFlow, the model are read
+  or built), it ends the run at once: nothing has been written;
+- while training, it ends training after the current batch; the model is then saved
+  and its results written;
+- while the model and its results are written, it lets them be finished.
+
+In the last two, a second signal ends the run at once, saying what was not written.
+"""
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+from pyimagesearch.safety import interrupts
+from pyimagesearch.safety.atomic import remove_stale_temporaries
+from pyimagesearch.safety.errors import UserError, reason
+from pyimagesearch.safety.folders import check_folder, create_folder
+from pyimagesearch.safety.lock import Locked, RunLock, holder
+from pyimagesearch.safety.streams import surviving_streams
+from pyimagesearch.safety.tempfolder import private_temporary_folder
+from pyimagesearch.safety.text import plural
+
+TRAINING = "{signal}: stopping after this batch ({again} to quit at once)"
+SAVING = "{signal}: writing the model and its results first ({again} to quit at once)"
+RESULTS = "{signal}: writing the results first ({again} to quit at once)"
+
+
+class RunEnded(Exception):
+    """The run ended early and has said why; ``code`` is its exit code."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+class Supervisor:
+    """The fault state of one run, whose files are ``files`` (its outputs, anywhere) in the
+    folder ``output``, and, when it trains a model or exports one, the model file ``model``
+    and what lies beside it (its backup, its exports). Use it as a context manager around
+    the run: leaving it restores the signal handlers.
+
+    Made before anything is read, it checks the folders (:class:`UserError` if the run
+    cannot write there, or another live run holds them). Then: :meth:`prepare_folders`
+    (which locks them for this run), :meth:`start_training` (``guard`` says how training
+    ends), :meth:`save`, :meth:`write`, and :meth:`end`, which gives the exit code.
+    """
+
+    def __init__(self, output, files=(), model=None):
+        self.output, self.files, self.model_path = Path(output), list(files), model
+        self.signals = None  # the stop signals, deferred once the folders are prepared
+        self._phase = None  # what a first stop signal does now (TRAINING, SAVING, RESULTS)
+        self.guard = None  # how training ended, once it has begun
+        self.problems = []  # sentences for the run's last words
+        self._exits = contextlib.ExitStack()
+        self._started = self._settings = None
+        self._keeps_backup = True
+        for folder, what in self._folders():
+            check_folder(folder, what)
+        for path, flag in self._locks():  # a live run's folder: refused at once
+            if holder(path):
+                self._refuse(path, flag, holder(path))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self._exits.close()
+
+    @property
+    def backup_path(self):
+        """Where the backup of the model this run trains is kept (None: it trains none)."""
+        if self.model_path is None:
+            return None
+        from pyimagesearch.safety.backup import backup_path  # Keras: only a trained model's
+
+        return backup_path(self.model_path)
+
+    def _folders(self):
+        folders = {self.output.absolute(): "output folder"}
+        if self.model_path is not None:  # the model, or its exports, go there
+            folders.setdefault(self.model_path.parent.absolute(), "model folder")
+        return folders.items()
+
+    def _locks(self):
+        """The lock files of this run (removed at its end), each with the flag that moves it:
+        one in the output folder, one beside the model."""
+        locks = {(self.output / "fashion_mnist.lock").absolute(): "--output"}
+        if self.model_path is not None:
+            locks.setdefault(self.model_path.with_suffix(".lock").absolute(), "--model")
+        return locks.items()
+
+    def _refuse(self, path, flag, holder):
+        what = "its model" if flag == "--model" else "its files"
+        raise UserError(f"another run ({holder}) is writing {what} where this one would "
+                        f"({path.parent}); wait for it to end, or choose another {flag}")
+
+    def prepare_folders(self, model=None):
+        """Create the folders once all are checked, with room for ``model`` and its backup
+        when it is to be trained; remove what killed runs left half-written in them. From
+        here on a stop signal lets the run finish what it is doing."""
+        needed = 0
+        if model is not None:
+            from pyimagesearch.safety.modelfile import file_size
+
+            needed = 3 * file_size(model)
+        for folder, what in self._folders():
+            check_folder(folder, what + (", for the model and its backup," if needed else ""),
+                         needed)
+        for folder, what in self._folders():
+            create_folder(folder, what)
+        for path, flag in self._locks():
+            try:
+                self._exits.callback(RunLock(path).acquire().release)
+            except Locked as locked:
+                self._refuse(path, flag, locked.holder)
+            except OSError as error:  # a folder in its place, a file this user may not open
+                raise UserError(f"cannot make the lock file {path} ({reason(error)}); move what "
+                                f"is there away, or choose another {flag}") from None
+        trained = [self.model_path, self.backup_path] if model is not None else []
+        remove_stale_temporaries([*trained, *self.files])
+        self._phase = RESULTS if model is None else TRAINING
+        self.signals = self._exits.enter_context(interrupts.deferred(
+            self._acknowledge, "interrupted twice: stopped at once, nothing more was written"))
+
+    def _acknowledge(self, signum):
+        """Say what a first stop signal does in this phase (called by its handler)."""
+        print("\n[INFO] " + self._phase.format(signal=interrupts.describe(signum),
+                                               again=interrupts.again(signum)),
+              file=sys.stderr, flush=True)
+
+    # training
+
+    def start_training(self, model, settings, restart=False, keep_backup=True):
+        """Begin training ``model`` with ``settings`` (:func:`backup.training_settings`):
+        from the backup of an interrupted run with the same settings (its variables put
+        into the model), else, or with ``restart``, afresh. Without ``keep_backup`` (several
+        machines) there is no backup, to read or to write. Returns the :class:`backup.State`
+        to train from; :attr:`guard` watches the training."""
+        from pyimagesearch.safety import backup
+        from pyimagesearch.safety.guard import TrainingGuard
+
+        self._settings, self._keeps_backup = settings, keep_backup
+        fresh = restart or not keep_backup
+        state = backup.start(model, None if fresh else self.backup_path, settings,
+                             settings.get("seed"))
+        epochs = settings["epochs"]
+        if state.epoch:
+            print(f"[INFO] continuing an interrupted run from its backup {self.backup_path}: "
+                  f"{plural(state.epoch, 'epoch')} of {epochs} done")
+        self.guard = TrainingGuard(self.signals, epochs)
+        self.guard.continue_from(state.epoch)
+        self._phase = TRAINING
+        self.signals.quit_note = lambda: (
+            "interrupted twice: stopped at once, nothing more was saved"
+            + ("; run the same command again to continue" if self.backup_path.exists() else ""))
+        self._started = time.perf_counter()
+        return state
+
+    def backup(self, state, averager=None):
+        """The callback that writes the backup after every epoch (none without
+        ``keep_backup``)."""
+        from pyimagesearch.safety import backup
+
+        return backup.Backup(self.backup_path if self._keeps_backup else None, state,
+                             self.guard, averager, on_failure=self._backup_failed)
+
+    def _backup_failed(self, reason):
+        print(f"\n[WARNING] could not write the backup {self.backup_path} ({reason}); training "
+              f"goes on, but a killed run could not continue from here", flush=True)
+
+    def save(self, model):
+        """End training: say how it went, and save ``model`` (somewhere else if it cannot be
+        where asked). Raises :class:`RunEnded` if nothing worth saving was trained."""
+        from pyimagesearch.safety.modelfile import save_model_somewhere
+
+        guard, epochs = self.guard, self.guard.epochs
+        if guard.diverged:
+            problem = self._remove_backup()
+            print(f"[ERROR] the loss became NaN or infinite: training diverged and nothing was "
+                  f"saved; try a smaller learning rate than --lr {self._settings['lr']:g}"
+                  + (f"; {problem}" if problem else ""), file=sys.stderr)
+            raise RunEnded(1)
+        if guard.epochs_done == 0:
+            print(f"[INFO] {interrupts.describe(guard.signum)} before the first epoch ended: "
+                  f"nothing was saved or written", file=sys.stderr)
+            raise RunEnded(interrupts.exit_code(guard.signum))
+        trained, seconds = guard.epochs_done - guard.first_epoch, time.perf_counter() - self._started
+        if guard.first_epoch == epochs:
+            print(f"[INFO] the backup holds all {plural(epochs, 'epoch')}: nothing was left "
+                  f"to train")
+        else:
+            print(f"[INFO] trained {plural(trained, 'epoch')} in {seconds:.0f} s "
+                  f"({seconds / max(trained, 1):.1f} s per epoch)")
+
+        self._phase = SAVING
+        saved, problem = save_model_somewhere(model, self.model_path)
+        if saved == self.model_path:
+            print(f"[INFO] model saved to {self.model_path}")
+        elif saved is None and self.backup_path.exists():
+            problem += "; free some space and run the same command again to continue"
+        if problem:
+            self.problems.append(problem)
+        if saved and guard.finished:  # a finished run needs no backup
+            self.problems += filter(None, [self._remove_backup()])
+
+    def _remove_backup(self):
+        """Remove the backup; a sentence if it cannot be, else None."""
+        from pyimagesearch.safety import backup
+
+        try:
+            backup.remove(self.backup_path)
+        except OSError as error:
+            return (f"could not remove the backup {self.backup_path} ({reason(error)}); remove "
+                    f"it yourself, or the same command will continue from it")
+        return None
+
+    # results
+
+    def write(self, files):
+        """Write ``files``, (what, path, function that writes it) triples, in turn, saying
+        each; one that cannot be written is said and skipped. A second stop signal
+        meanwhile names those not written."""
+        failed = []
+        for number, (what, path, write) in enumerate(files):
+            try:
+                write()
+                print(f"[INFO] {what} saved to {path}")
+            except OSError as error:
+                print(f"[WARNING] could not write {path} ({reason(error)})", file=sys.stderr)
+                failed.append(path.name)
+            except interrupts.Interrupted as stop:
+                unwritten = failed + [path.name for _, path, _ in files[number:]]
+                stop.note = (f"interrupted twice: stopped at once; not written: "
+                             f"{', '.join(unwritten)} (any there are from an earlier run)")
+                raise
+        if failed:
+            self.problems.append(f"could not write {', '.join(failed)}")
+
+    def end(self):
+        """The run's last words: how training ended, and what went wrong. Returns the exit
+        code: 1 after a problem, the signal's code after a stop signal, else 0."""
+        guard = self.guard
+        interrupted = guard is not None and guard.interrupted
+        if interrupted:
+            print(f"[INFO] interrupted by {interrupts.describe(guard.signum)} after "
+                  f"{guard.epochs_done} of {guard.epochs} epochs; the model and results "
+                  f"above are from where training stopped; run the same command again to "
+                  f"continue", file=sys.stderr)
+        elif guard is not None and guard.finished and guard.signum:
+            print(f"[INFO] {interrupts.describe(guard.signum)} came as the last epoch ended: "
+                  f"every epoch had run ({guard.epochs_done} of {guard.epochs}), so the run is "
+                  f"finished", file=sys.stderr)
+        if self.problems:
+            print(f"error: {'; '.join(self.problems)}", file=sys.stderr)
+            return 1
+        signum = (guard and guard.signum) or (self.signals and self.signals.signum)
+        return interrupts.exit_code(signum) if signum else 0
+
+
+def supervise(main, argv=None):
+    """Run ``main(argv)`` as a program: stop signals raise, output to a reader that is gone
+    is dropped instead of ending the run, temporary files go to a private folder; a
+    :class:`UserError` or a stop becomes one line on stderr. Output that cannot be written
+    for another reason (a full disk) is said once, and the run ends with 1 at the least.
+    Returns the exit code."""
+    with interrupts.installed(), surviving_streams(_output_failed) as (out, _), \
+            private_temporary_folder():
+        try:
+            code = main(argv)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            code = 1
+        except RunEnded as ended:
+            code = ended.code
+        except interrupts.Interrupted as stop:
+            before = f"{stop}: stopped before training, nothing was written"
+            print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
+            code = interrupts.exit_code(stop.signum)
+        return code or (1 if out.failure else 0)
+
+
+def _output_failed(reason):
+    print(f"[WARNING] could not write to the standard output ({reason}); training goes on and "
+          f"its files are written, but the rest of what it prints is lost", file=sys.stderr,
+          flush=True)

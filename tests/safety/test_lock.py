@@ -1,0 +1,37 @@
+"""The lock that says a live run owns its folder: held by one process at a time, naming
+it, and free again once that process is gone, whatever killed it."""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from pyimagesearch.safety.lock import Locked, RunLock, holder
+
+
+def test_one_holder_at_a_time_and_it_says_who(tmp_path):
+    path = tmp_path / "fashion_mnist.lock"
+    first = RunLock(path).acquire()
+    assert holder(path).startswith("process ") and " on " in holder(path)
+    with pytest.raises(Locked) as refused:
+        RunLock(path).acquire()
+    assert refused.value.holder == holder(path)
+    first.release()
+    assert not path.exists() and holder(path) is None
+    RunLock(path).acquire().release()
+
+
+def test_a_killed_holder_leaves_a_lock_that_no_longer_blocks(tmp_path):
+    path = tmp_path / "fashion_mnist.lock"
+    code = ("import sys, time\nfrom pyimagesearch.safety.lock import RunLock\n"
+            "RunLock(sys.argv[1]).acquire()\nprint('held', flush=True)\ntime.sleep(600)\n")
+    process = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "held\n"
+    assert holder(path).startswith(f"process {process.pid} on ")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert path.exists() and holder(path) is None  # the file stays; the lock died with it
+    RunLock(path).acquire().release()

@@ -1,0 +1,83 @@
+"""The model file: saved whole, saved elsewhere when it cannot be where asked, and
+refused in one sentence when it is not a Fashion-MNIST model."""
+
+import errno
+import re
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from pyimagesearch.safety import modelfile
+from pyimagesearch.safety.errors import UserError
+
+
+def small_model():
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def test_a_trained_model_loads_and_predicts_as_saved(trained_model):
+    model = modelfile.load_model(trained_model.path)
+    again = modelfile.load_model(trained_model.path)
+    x = np.random.default_rng(0).random((4, 28, 28, 1), np.float32)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
+
+
+def test_the_size_estimate_covers_the_file(tmp_path, trained_model):
+    model = keras.models.load_model(trained_model.path)
+    assert trained_model.path.stat().st_size < modelfile.file_size(model)
+
+
+def test_a_model_that_cannot_be_saved_where_asked_is_saved_in_the_current_folder(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    real_save = modelfile.save_model
+
+    def full_disk(model, path):
+        if path.parent.name == "full":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(model, path)
+
+    monkeypatch.setattr(modelfile, "save_model", full_disk)
+    (tmp_path / "full").mkdir()
+    saved, problem = modelfile.save_model_somewhere(small_model(), tmp_path / "full" / "m.keras")
+    assert saved == tmp_path / "m-rescued.keras" and saved.is_file()
+    assert problem == (f"could not write the model to {tmp_path / 'full' / 'm.keras'} (No space "
+                       f"left on device); it was saved to {saved} instead")
+    assert list((tmp_path / "full").iterdir()) == []
+
+
+def test_nowhere_to_save_says_so(tmp_path, monkeypatch):
+    def full_disk(model, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(modelfile, "save_model", full_disk)
+    saved, problem = modelfile.save_model_somewhere(small_model(), tmp_path / "m.keras")
+    assert saved is None
+    assert problem.endswith("or anywhere else (No space left on device)")
+
+
+@pytest.mark.parametrize("content, phrase", [
+    (b"hello", "is not a Keras model file (a .keras file is a zip archive)"),
+    ("zip", "is not a Keras model this program can load"),
+])
+def test_files_that_are_not_models_are_refused(tmp_path, content, phrase):
+    path = tmp_path / "fake.keras"
+    if content == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("notes.txt", "a zip file, but no model")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=re.escape(phrase)) as refused:
+        modelfile.load_model(path)
+    assert "File not found" not in str(refused.value)
+
+
+def test_a_model_of_the_wrong_shape_is_refused(tmp_path):
+    path = tmp_path / "cifar.keras"
+    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                      keras.layers.Dense(10)]).save(path)
+    with pytest.raises(UserError, match="Fashion-MNIST needs .* pass a model trained by"):
+        modelfile.load_model(path)

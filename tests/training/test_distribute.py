@@ -1,0 +1,126 @@
+"""--distribute: MirroredStrategy on two logical CPU devices of this machine, and
+MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1."""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SCRIPT, user_env
+
+PROGRAM = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import fashion_mnist as fm
+from pyimagesearch.cli import parse_args, written
+from pyimagesearch.datasets import load_fashion_mnist
+from pyimagesearch.training.distribute import choose_strategy
+from pyimagesearch.pipeline import make_dataset
+from pyimagesearch.safety.supervisor import Supervisor
+
+((trainX, trainY), (testX, testY)), _ = load_fashion_mnist(sys.argv[1])
+strategy = choose_strategy(True)
+args = parse_args(["--epochs", "1", "--seed", "1", "--distribute", "--output", sys.argv[2]])
+model = fm.build_model(args, strategy, len(trainX))
+with Supervisor(*written(args)) as run:
+    run.prepare_folders(model)
+    data = trainX, trainY, make_dataset(testX, testY, fm.EVAL_BS)
+    history = fm.train(model, args, data, run)
+kernel = model.layers[0].kernel  # a MirroredVariable: one copy per device
+copies = [v.numpy() for v in kernel.value.values]
+print(json.dumps({
+    "replicas": strategy.num_replicas_in_sync,
+    "devices": [v.device for v in kernel.value.values],
+    "updates": int(model.optimizer.iterations.numpy()),
+    "copies_equal": bool((copies[0] == copies[1]).all()),
+    "loss": history["loss"],
+    "predictions": len(fm.predict(model, testX)),
+}))
+"""
+
+
+def test_mirrored_strategy_over_two_cpu_devices(tmp_path, tiny_data):
+    result = subprocess.run([sys.executable, "-c", PROGRAM, str(tiny_data), str(tmp_path / "out")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    assert [d.rsplit("/", 1)[-1] for d in report["devices"]] == ["device:CPU:0", "device:CPU:1"]
+    assert report["updates"] == 4  # 256 images, a batch of 32 on each of 2 replicas
+    assert report["copies_equal"]  # the gradients were all-reduced
+    assert len(report["loss"]) == 1 and report["predictions"] == 100
+
+
+def free_ports(count):
+    """Ports on 127.0.0.1 that nothing listens on (as of now)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def start_workers(folder, data, epochs):
+    """Two fashion_mnist.py workers on 127.0.0.1, each writing into folder/worker<index>."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-u", str(SCRIPT), "--distribute", "--epochs", str(epochs),
+             "--seed", "1", "--dataset-dir", str(data), "--output", str(folder / f"worker{index}")],
+            cwd=folder, env=user_env({"TF_CONFIG": json.dumps(config)}),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def saved_models(folder):
+    import keras  # only now: TensorFlow's threads would have slowed the workers down
+
+    return [keras.models.load_model(folder / f"worker{index}" / "fashion_mnist.keras")
+            for index in range(2)]
+
+
+def assert_same_weights(models):
+    for a, b in zip(*(model.weights for model in models)):
+        assert np.array_equal(a.numpy(), b.numpy()), a.path  # batch norm's statistics too
+
+
+@pytest.mark.slow
+def test_two_workers_train_one_model_together(tmp_path, tiny_data):
+    processes = start_workers(tmp_path, tiny_data, epochs=2)
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+        assert "[INFO] trained 2 epochs" in out and "val_accuracy" in out
+
+    models = saved_models(tmp_path)
+    # 256 images, 128 per worker: 4 steps of a batch of 32 on each per epoch
+    assert [int(model.optimizer.iterations) for model in models] == [8, 8]
+    assert_same_weights(models)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_one_worker_stops_both_at_the_same_step(tmp_path, tiny_data):
+    processes = start_workers(tmp_path, tiny_data, epochs=200)
+    seen = ""
+    while "Epoch 3/" not in seen:  # the first two epochs are done
+        seen += processes[1].stdout.read(1) or pytest.fail("worker 1 ended early")
+    processes[1].send_signal(signal.SIGINT)
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 130, err[-3000:]
+        assert "interrupted by Ctrl-C after" in err
+    models = saved_models(tmp_path)
+    updates = [int(model.optimizer.iterations) for model in models]
+    assert updates[0] == updates[1] and 8 <= updates[0] <= 16  # stopped in epoch 3 or 4
+    assert_same_weights(models)
