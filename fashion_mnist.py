@@ -11,19 +11,24 @@ montage.png; the montage is also shown in a window when there is a display.
 
 # import the necessary packages
 import math
+import sys
 from functools import partial
 
 import numpy as np
 
+from pyimagesearch import cli
+
+if __name__ == "__main__":  # --help, --version, a wrong flag and a busy folder are answered
+    cli.answer_early()  # before Keras starts, which takes seconds
+
 from pyimagesearch.training import backend
 
-with backend.tensorflow_start():  # quietly, and with oneDNN's kernels on any x86 CPU
+with backend.keras_start():  # on the backend Keras is set to (TensorFlow unless said), quietly
     import keras
-    import tensorflow as tf
 
 from sklearn.metrics import classification_report, confusion_matrix
 
-from pyimagesearch import cli, display, plots
+from pyimagesearch import display, plots
 from pyimagesearch.classify import classify, read as read_pictures
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
 from pyimagesearch.minivggnet import MiniVGGNet
@@ -63,19 +68,22 @@ def load_data(dataset_dir, limit):
     return (trainX, trainY), (testX, testY)
 
 
-def start_tensorflow(args):
-    """The devices to train on, the seed and the precision; returns the strategy."""
+def start_backend(args):
+    """The devices to train on, the seed and the precision; returns where to train (a
+    :class:`~pyimagesearch.training.distribute.Placement`)."""
     with native_stderr_muted():  # several machines: gRPC's start-up lines
-        strategy = distribute.choose_strategy(args.distribute)
+        place = distribute.choose(args.distribute)
+    if args.distribute:
+        print(f"[INFO] training on {plural(place.replicas, 'device')}, a batch of "
+              f"{args.batch_size} on each at every step")
     if args.seed is not None:
-        # same seed, same machine: same initial weights, batches, dropout masks, history
-        keras.utils.set_random_seed(args.seed)
-        tf.config.experimental.enable_op_determinism()
+        # same seed, machine and backend: same initial weights, batches, dropout masks, history
+        backend.make_deterministic(args.seed)
     policy, note = choose_precision(args.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
     if note:
         print(f"[INFO] {note}")
-    return strategy
+    return place
 
 
 def add_channel_axis(images):
@@ -86,16 +94,16 @@ def add_channel_axis(images):
     return images.reshape((images.shape[0], 28, 28, 1))
 
 
-def build_model(args, strategy, images):
+def build_model(args, place, images):
     """MiniVGGNet compiled with SGD and momentum 0.9, to train on ``images`` images; by default
     with the chapter's learning rate, decayed by lr / epochs per update (Keras 2's ``decay``)."""
     print("[INFO] compiling model...")
     if args.schedule == "chapter":
         schedule = keras2_decay(args.lr, args.lr / args.epochs)
     else:
-        steps_per_epoch = math.ceil(images / (args.batch_size * strategy.num_replicas_in_sync))
+        steps_per_epoch = math.ceil(images / (args.batch_size * place.replicas))
         schedule = warmup_cosine(args.lr, args.epochs, steps_per_epoch, hold_epochs=args.swa)
-    with strategy.scope():
+    with place.scope():
         opt = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9,
                                    weight_decay=args.weight_decay or None)
         model = MiniVGGNet.build(width=28, height=28, depth=1, classes=len(LABEL_NAMES))
@@ -105,12 +113,12 @@ def build_model(args, strategy, images):
     return model
 
 
-def train(model, args, data, run):
+def train(model, args, data, run, place):
     """The chapter's fit on ``data`` (trainX, trainY, testData), validating on the test set
-    after every epoch; ``run`` continues an interrupted run and keeps its backup. Returns
-    the history of the epochs that ran to the end (``run.guard`` says how training ended)."""
+    after every epoch, on the devices of ``place``; ``run`` continues an interrupted run and
+    keeps its backup. Returns the history of the epochs that ran to the end (``run.guard``
+    says how training ended)."""
     trainX, trainY, testData = data
-    strategy = model.distribute_strategy
     print(f"[INFO] training model on {len(trainX):,} images for {plural(args.epochs, 'epoch')}...")
     state = run.start_training(model, training_settings(args, len(trainX)),
                                restart=args.restart, keep_backup=not args.distribute)
@@ -122,20 +130,19 @@ def train(model, args, data, run):
         return make_dataset(images, labels, size, shuffle=True, seed=state.data_seed,
                             epochs=epochs, augment=augment)
 
-    def shard(index, count):  # a worker's share of the images, as many as any other's
-        share = len(trainX) // count
-        return batches(trainX[index::count][:share], trainY[index::count][:share],
-                       args.batch_size)
+    def shard(index, count, size=args.batch_size, epochs=None):  # a process's share of the
+        share = len(trainX) // count  # images, as many as any other's
+        return batches(trainX[index::count][:share], trainY[index::count][:share], size, epochs)
 
-    if distribute.is_multi_worker(strategy):
-        H = distribute.fit_across_workers(model, shard, testData, args.epochs, run.guard)
+    if place.strategy is not None:  # TensorFlow on several machines: a loop of its own
+        H = distribute.fit_across_workers(model, shard, testData, args.epochs, run.guard,
+                                          place.strategy)
     else:
-        size = args.batch_size * strategy.num_replicas_in_sync
         backup = run.backup(state, averager if args.swa else None)
         if state.epoch < args.epochs:
-            # .repeat(): Keras reads past the last batch, and warns when there is none
-            trainData = batches(trainX, trainY, size, range(state.epoch, args.epochs)).repeat()
-            model.fit(trainData, steps_per_epoch=math.ceil(len(trainX) / size),
+            trainData = shard(place.worker, place.workers, args.batch_size * place.batch_scale,
+                              range(state.epoch, args.epochs))
+            model.fit(trainData, steps_per_epoch=trainData.steps,
                       initial_epoch=state.epoch, epochs=args.epochs,
                       validation_data=testData, callbacks=[run.guard, averager, backup],
                       shuffle=False,  # the batches are reshuffled by make_dataset
@@ -211,9 +218,14 @@ def write_results(model, H, test, args, run):
     if H and H["loss"]:  # a loaded model has no training to plot
         outputs.insert(0, ("training plot", plot,
                            lambda: plots.save_figure(plots.plot_history(H, changes), plot)))
-    run.write(outputs)
+    written = run.write(outputs)
 
-    # show the montage until a key is pressed, as the chapter does
+    # show the montage until a key is pressed, as the chapter does (in a notebook: inline,
+    # after the figures this run wrote)
+    if not args.no_display and display.in_notebook():
+        for path in written:
+            if path != montage_path:
+                display.show_inline(path)
     if not args.no_display:
         display.show_window(montage, montage_path, run.signals)
 
@@ -227,7 +239,7 @@ def classify_pictures(model, pictures, args, run):
 
 def classify_only(args, pictures, run):
     """--load with --classify: your pictures only, with no Fashion-MNIST data needed."""
-    start_tensorflow(args)
+    start_backend(args)
     model = load_trained_model(args.load)
     run.prepare_folders()
     classify_pictures(model, pictures, args, run)
@@ -239,13 +251,16 @@ def main(argv=None):
     args = cli.parse_args(argv, epochs=NUM_EPOCHS, lr=INIT_LR, batch_size=BS)
     with Supervisor(*cli.written(args)) as run:
         print(f"[INFO] running with {backend.versions()}")
+        if cli.ignored(args):
+            print(f"[WARNING] --load takes the model as it was trained: "
+                  f"{', '.join(cli.ignored(args))} not used", file=sys.stderr)
         pictures = read_pictures(args.classify, run)
         if pictures and args.load and not args.export:
             return classify_only(args, pictures, run)
 
         # load the data, and reshape it to the backend's channel order
         (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
-        strategy = start_tensorflow(args)
+        place = start_backend(args)
         trainX, testX = add_channel_axis(trainX), add_channel_axis(testX)
         testData = make_dataset(testX, testY, EVAL_BS)  # scaled to [0, 1], labels one-hot
 
@@ -255,10 +270,11 @@ def main(argv=None):
             model = load_trained_model(args.load)
             run.prepare_folders()
         else:
-            model = build_model(args, strategy, len(trainX))
+            model = build_model(args, place, len(trainX))
             run.prepare_folders(model)
-            H = train(model, args, (trainX, trainY, testData), run)
+            H = train(model, args, (trainX, trainY, testData), run, place)
             run.save(model)
+            model = distribute.on_this_process(model, place)
 
         # evaluate: the report, the plot, the montage; then your pictures, and other runtimes
         write_results(model, H, (testX, testY), args, run)

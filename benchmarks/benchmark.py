@@ -1,15 +1,18 @@
-"""Benchmark: the chapter's recipe done plainly versus this project's training path.
+"""Benchmark: the chapter's recipe done plainly versus this project's training path, on
+each backend Keras runs on.
 
     python benchmarks/benchmark.py            # about 11 minutes on 2 cores
     python benchmarks/benchmark.py --quick    # under 3 minutes
+    python benchmarks/benchmark.py --backends tensorflow jax torch --configs ab
 
 Configurations, each in its own subprocess (so each peak memory is its own),
 interleaved a, b, c, a, b, c, ... and repeated; the best of each is kept:
 
   a  reference   float32 NumPy arrays into fit, batch 32; predict(testX) at batch 32,
                  then 16 single-image predict calls for the montage (the chapter's code)
-  b  project     fashion_mnist.py's path: uint8 data, tf.data pipeline, two malloc arenas,
-                 oneDNN's kernels on any x86 CPU, evaluation at batch 64
+  b  project     fashion_mnist.py's path: uint8 data batched by its NumPy pipeline, two
+                 malloc arenas, evaluation at batch 64; on TensorFlow, oneDNN's kernels on
+                 any x86 CPU and the fused batch norm
   c  mixed       b with --mixed-precision (bfloat16 only where the CPU supports it)
   d  bf16-forced b with Keras's mixed_bfloat16 policy whatever the CPU (shows what c avoids)
   e  xla         b compiled by XLA (jit_compile=True), which Keras leaves off on CPU-only machines
@@ -18,10 +21,12 @@ Per configuration: training images/s after warm-up, evaluation images/s over the
 10,000 test images, and peak resident memory. Each round also measures the machine's
 limit, the throughput of a 2048x2048 matrix product in float32 and in bfloat16, and
 each configuration's training GFLOP/s is printed as a share of the product in its
-compute dtype (a training image costs three forward passes' multiply-adds). Then, for a, b and c, the split of a
-training step's time by kind of operation, from the TensorFlow profiler. The last line
-gives each configuration's ratios to a. Uses the real data when installed, else random
-data of the same shape. docs/performance.md records its runs.
+compute dtype (a training image costs three forward passes' multiply-adds). With
+--backends, every configuration runs on each backend named (KERAS_BACKEND in its
+subprocess; the limit is measured by the first), side by side. Then, on TensorFlow, for a,
+b and c, the split of a training step's time by kind of operation, from its profiler. The
+last line gives each configuration's ratios to a on its backend. Uses the real data when
+installed, else random data of the same shape. docs/performance.md records its runs.
 """
 
 import argparse
@@ -42,8 +47,9 @@ NUM_EPOCHS, INIT_LR, BS = 25, 1e-2, 32  # the chapter's, for the reference (a)
 
 
 def start_keras(config):
-    """Import Keras as the configuration's program would: the reference (a) plainly, the
-    others through fashion_mnist.py, whose import sets the process up as a run does."""
+    """Import Keras, on the backend KERAS_BACKEND names, as the configuration's program
+    would: the reference (a) plainly, the others through fashion_mnist.py, whose import
+    sets the process up as a run does."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from pyimagesearch.safety.streams import native_stderr_muted
 
@@ -71,12 +77,12 @@ def load_data():
 def make_model(config):
     """Set the dtype policy of a configuration, then build its compiled MiniVGGNet."""
     import keras
-    import tensorflow as tf
 
     from pyimagesearch.cli import parse_args
     from pyimagesearch.minivggnet import MiniVGGNet
-    from pyimagesearch.training.precision import choose_precision
     from pyimagesearch.schedules import keras2_decay
+    from pyimagesearch.training.distribute import Placement
+    from pyimagesearch.training.precision import choose_precision
 
     if config == "c":
         keras.mixed_precision.set_global_policy(choose_precision(True)[0])
@@ -85,7 +91,7 @@ def make_model(config):
     if config != "a":
         import fashion_mnist as fm
 
-        model = fm.build_model(parse_args([]), tf.distribute.get_strategy(), images=60000)
+        model = fm.build_model(parse_args([]), Placement(), images=60000)
         if config == "e":
             model.jit_compile = True  # Keras's "auto" leaves XLA off on a CPU
         return model
@@ -135,7 +141,7 @@ def worker(config, steps, warmup):
     else:
         import fashion_mnist as fm
 
-        data = make_dataset(trainX, trainY, BS, shuffle=True).take(n // BS)
+        data = make_dataset(trainX[:n], trainY[:n], BS, shuffle=True)
         model.fit(data, epochs=1, callbacks=[clock], shuffle=False, verbose=0)
         train_seconds = time.perf_counter() - clock.start
         release_freed_memory()
@@ -146,7 +152,7 @@ def worker(config, steps, warmup):
         eval_seconds = time.perf_counter() - start
     peak_mb = peak_memory_mb()
     print(json.dumps({
-        "config": config, "source": source,
+        "config": config, "source": source, "backend": keras.backend.backend(),
         "policy": keras.mixed_precision.global_policy().name,
         "train_ips": steps * BS / train_seconds,
         "eval_ips": len(testX) / eval_seconds,
@@ -156,21 +162,21 @@ def worker(config, steps, warmup):
 
 
 def matmul_roofline(n=2048, repeats=20):
-    """GFLOP/s of the best of ``repeats`` n x n matrix products, in float32 and bfloat16."""
+    """GFLOP/s of the best of ``repeats`` n x n matrix products, in float32 and bfloat16,
+    by the backend KERAS_BACKEND names (each product one op of its own)."""
     start_keras("b")
-    import tensorflow as tf
+    import keras
 
     limits = {}
-    for dtype in (tf.float32, tf.bfloat16):
-        a = tf.cast(tf.random.uniform((n, n)), dtype)
-        product = tf.function(lambda: tf.matmul(a, a))
-        product().numpy()  # trace, and warm up
+    for dtype in ("float32", "bfloat16"):
+        a = keras.ops.cast(keras.random.uniform((n, n), seed=0), dtype)
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm up
         best = float("inf")
         for _ in range(repeats):
             start = time.perf_counter()
-            product().numpy()
+            keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # waits for the product
             best = min(best, time.perf_counter() - start)
-        limits[dtype.name] = 2 * n**3 / best / 1e9
+        limits[dtype] = 2 * n**3 / best / 1e9
     return limits
 
 
@@ -209,11 +215,12 @@ def profile_step_split(config, steps=30):
 
     ((trainX, trainY), _), _ = load_data()
     model = make_model(config)
-    data = make_dataset(trainX, trainY, BS, shuffle=True)
-    model.fit(data.take(10), epochs=1, shuffle=False, verbose=0)  # trace and warm up first
+    model.fit(make_dataset(trainX[:10 * BS], trainY[:10 * BS], BS, shuffle=True), epochs=1,
+              shuffle=False, verbose=0)  # trace and warm up first
+    data = make_dataset(trainX[:steps * BS], trainY[:steps * BS], BS, shuffle=True)
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
-        model.fit(data.take(steps), epochs=1, shuffle=False, verbose=0)
+        model.fit(data, epochs=1, shuffle=False, verbose=0)
         tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
         space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
@@ -251,6 +258,9 @@ def main():
     parser.add_argument("--steps", type=int, default=None, help="timed training steps per run")
     parser.add_argument("--configs", default="abcd",
                         help="which configurations to run (e, XLA, only when named)")
+    parser.add_argument("--backends", nargs="+", default=["tensorflow"],
+                        choices=["tensorflow", "jax", "torch"],
+                        help="run every configuration on each of these backends")
     parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=["a", "b", "c"], help=argparse.SUPPRESS)
     parser.add_argument("--roofline", action="store_true", help=argparse.SUPPRESS)
@@ -268,9 +278,9 @@ def main():
         print(json.dumps({"limits": matmul_roofline(), "gflop": training_gflop_per_image()}))
         return
 
-    def child(*flags):
+    def child(*flags, backend=args.backends[0]):
         result = subprocess.run([sys.executable, __file__, *flags], capture_output=True,
-                                text=True, cwd=ROOT)
+                                text=True, cwd=ROOT, env={**os.environ, "KERAS_BACKEND": backend})
         if result.returncode != 0:
             sys.exit(f"benchmark child {flags} failed:\n{result.stderr[-3000:]}")
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -284,41 +294,44 @@ def main():
         print(f"round {round_ + 1} matrix product 2048x2048: " + ", ".join(
             f"{dtype} {speed:.0f} GFLOP/s" for dtype, speed in roofline["limits"].items()),
             flush=True)
-        for config in args.configs:
-            r = child("--worker", config, "--steps", str(steps), "--warmup", str(args.warmup))
-            print(f"round {round_ + 1} {config} {CONFIGS[config]:<12} {r['policy']:<15} "
-                  f"train {r['train_ips']:7.0f} img/s  eval {r['eval_ips']:7.0f} img/s  "
-                  f"peak {r['peak_mb']:6.0f} MB", flush=True)
-            if config not in best:
-                best[config] = r
+        for config, backend in [(c, b) for c in args.configs for b in args.backends]:
+            r = child("--worker", config, "--steps", str(steps), "--warmup", str(args.warmup),
+                      backend=backend)
+            print(f"round {round_ + 1} {config} {CONFIGS[config]:<12} {backend:<11} "
+                  f"{r['policy']:<15} train {r['train_ips']:7.0f} img/s  eval "
+                  f"{r['eval_ips']:7.0f} img/s  peak {r['peak_mb']:6.0f} MB", flush=True)
+            if (config, backend) not in best:
+                best[config, backend] = r
             else:
+                kept = best[config, backend]
                 for key in ("train_ips", "eval_ips"):
-                    best[config][key] = max(best[config][key], r[key])
-                best[config]["peak_mb"] = min(best[config]["peak_mb"], r["peak_mb"])
+                    kept[key] = max(kept[key], r[key])
+                kept["peak_mb"] = min(kept["peak_mb"], r["peak_mb"])
 
-    print(f"\ndata: {best[args.configs[0]]['source']}; {steps} timed steps of batch 32 after "
-          f"{args.warmup} warm-up steps; best of {repeats}")
-    print("the limit, a 2048x2048 matrix product: " + ", ".join(
+    first = next(iter(best.values()))
+    print(f"\ndata: {first['source']}; {steps} timed steps of batch 32 after {args.warmup} "
+          f"warm-up steps; best of {repeats}")
+    print(f"the limit, a 2048x2048 matrix product ({args.backends[0]}): " + ", ".join(
         f"{dtype} {speed:.0f} GFLOP/s" for dtype, speed in limits.items())
           + f"; a training image costs {gflop * 1e3:.0f} MFLOP")
-    print(f"{'config':<16}{'policy':<16}{'train img/s':>12}{'GFLOP/s':>9}{'of limit':>9}"
-          f"{'eval img/s':>12}{'peak MB':>9}")
-    for config, r in best.items():
+    print(f"{'config':<16}{'backend':<12}{'policy':<16}{'train img/s':>12}{'GFLOP/s':>9}"
+          f"{'of limit':>9}{'eval img/s':>12}{'peak MB':>9}")
+    for (config, backend), r in best.items():
         dtype = "bfloat16" if "bfloat16" in r["policy"] else "float32"
         speed = r["train_ips"] * gflop
-        print(f"{config + ' ' + CONFIGS[config]:<16}{r['policy']:<16}{r['train_ips']:>12.0f}"
-              f"{speed:>9.0f}{speed / limits[dtype]:>9.0%}{r['eval_ips']:>12.0f}"
-              f"{r['peak_mb']:>9.0f}")
-    if not args.quick:
+        print(f"{config + ' ' + CONFIGS[config]:<16}{backend:<12}{r['policy']:<16}"
+              f"{r['train_ips']:>12.0f}{speed:>9.0f}{speed / limits[dtype]:>9.0%}"
+              f"{r['eval_ips']:>12.0f}{r['peak_mb']:>9.0f}")
+    if not args.quick and "tensorflow" in args.backends:
         print("share of a training step's op time (TensorFlow profiler):")
         for config in [c for c in "abc" if c in args.configs]:
-            split = child("--profile", config)
+            split = child("--profile", config, backend="tensorflow")
             print(f"  {config} {CONFIGS[config]:<12}" +
                   ", ".join(f"{kind} {share:.0%}" for kind, share in split.items()))
-    if "a" in best:
-        ratios = [f"{c}/a train {best[c]['train_ips'] / best['a']['train_ips']:.2f}x "
-                  f"eval {best[c]['eval_ips'] / best['a']['eval_ips']:.2f}x"
-                  for c in best if c != "a"]
+    ratios = [f"{c}/a {backend} train {r['train_ips'] / best['a', backend]['train_ips']:.2f}x "
+              f"eval {r['eval_ips'] / best['a', backend]['eval_ips']:.2f}x"
+              for (c, backend), r in best.items() if c != "a" and ("a", backend) in best]
+    if ratios:
         print("ratios: " + "; ".join(ratios))
 
 

@@ -7,6 +7,7 @@ model exported to .tflite or .onnx, in that model's own runtime, without TensorF
 """
 
 import argparse
+import os
 import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -21,6 +22,7 @@ from pyimagesearch.portable.runtimes import RUNTIMES, PortableModel, is_portable
 from pyimagesearch.safety.errors import UserError
 from pyimagesearch.safety.interrupts import leave
 from pyimagesearch.safety.supervisor import Supervisor, supervise
+from pyimagesearch.safety.text import shown
 
 SHEET = "classified.png"
 
@@ -28,9 +30,11 @@ SHEET = "classified.png"
 def read(paths, run):
     """Your own pictures, read before anything else, so that a bad one is named at once;
     returns those that can be classified (if none can, the run is refused)."""
-    pictures, problems = photos.prepare(paths) if paths else ([], [])
+    pictures, problems, notes = photos.prepare(paths) if paths else ([], [], [])
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
+    for note in notes:
+        print(f"[WARNING] {note}", file=sys.stderr)
     if paths and not pictures:
         raise UserError("none of the pictures given can be classified")
     if problems:
@@ -46,7 +50,8 @@ def classify(probabilities, pictures, output, run, window=True):
     scores = probabilities(np.stack(images))
     for path, score in zip(paths, scores):
         best = np.argsort(score)[::-1][:3]
-        print(f"[INFO] {path}: " + ", ".join(f"{LABEL_NAMES[k]} {score[k]:.2f}" for k in best))
+        print(f"[INFO] {shown(path)}: " + ", ".join(f"{LABEL_NAMES[k]} {score[k]:.2f}"
+                                                   for k in best))
     sheet = classified_sheet(thumbnails, images, [LABEL_NAMES[k] for k in scores.argmax(1)])
     if len(paths) > SHEET_PICTURES:
         print(f"[INFO] {SHEET} shows the first {SHEET_PICTURES} of {len(paths):,} pictures")
@@ -88,8 +93,10 @@ def parse_args(argv=None):
                         help=f"do not open a window for {SHEET}")
     args = parser.parse_args(argv)
     for picture in args.pictures:
-        if not picture.exists():
-            raise UserError(f"{picture} does not exist; check the path")
+        try:
+            os.lstat(picture)  # may raise for a folder this user may not look in: said as such
+        except FileNotFoundError:
+            raise UserError(f"{shown(picture)} does not exist; check the path") from None
     return args
 
 

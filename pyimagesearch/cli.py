@@ -4,12 +4,14 @@ from the chapter's recipe. Nothing here imports Keras or TensorFlow."""
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 from pyimagesearch.portable import export
 from pyimagesearch.portable.runtimes import is_portable
 from pyimagesearch.safety.errors import UserError
-from pyimagesearch.safety.text import plural
+from pyimagesearch.safety.text import plural, shown
+from pyimagesearch.training.backend import check_configured
 
 # what a run writes into its output folder, besides the model
 OUTPUTS = ["plot.png", "confusion.png", "montage.png", "classified.png"]
@@ -45,6 +47,9 @@ def checked(convert, accept, wanted):
 
 
 positive_int = checked(as_int, lambda n: n >= 1, "a positive whole number")
+# a run of more epochs, or a bigger batch, than these is a slip of the keyboard
+epoch_count = checked(as_int, lambda n: 1 <= n <= 10_000, "a whole number from 1 to 10000")
+batch_images = checked(as_int, lambda n: 1 <= n <= 60_000, "a whole number from 1 to 60000")
 non_negative_int = checked(as_int, lambda n: n >= 0, "0 or a positive whole number")
 shift_pixels = checked(as_int, lambda n: 0 <= n <= 14, "a whole number of pixels from 0 to 14")
 positive_float = checked(as_float, lambda x: math.isfinite(x) and x > 0,
@@ -62,8 +67,7 @@ def keras_path(text):
 
 
 class VersionAction(argparse.Action):
-    """--version: the versions this program runs with, found only when asked for (they
-    import TensorFlow)."""
+    """--version: the versions this program runs with."""
 
     def __init__(self, option_strings, dest, **kwargs):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
@@ -89,10 +93,30 @@ def parse_args(argv=None, epochs=25, lr=1e-2, batch_size=32):
     """Parse the command line and check its flags (see :func:`check_inputs`); ``epochs``,
     ``lr`` and ``batch_size`` are the chapter's defaults, which the returned namespace keeps
     as ``chapter`` for comparison. ``model`` is where the model is saved, given or not."""
-    args = make_parser(epochs, lr, batch_size).parse_args(argv)
+    parser = make_parser(epochs, lr, batch_size)
+    args = parser.parse_args(argv)
     args.model = args.model or args.output / "fashion_mnist.keras"
+    conflict = conflicting_flags(args)
+    if conflict:
+        parser.error(conflict)  # exit code 2, as for any wrong flag
     check_inputs(args)
     return args
+
+
+def answer_early(argv=None):
+    """Check the command line ``argv`` and the folders it names as fashion_mnist.py's run
+    will, before Keras starts (which takes seconds): --help, --version, a wrong flag or a
+    folder another live run holds end the program here, at once; else nothing happens."""
+    from pyimagesearch.safety.interrupts import leave
+    from pyimagesearch.safety.supervisor import Supervisor, supervise
+
+    def check(argv):
+        Supervisor(*written(parse_args(argv)))  # refuses, or holds nothing yet
+        return 0
+
+    code = supervise(check, argv)
+    if code:
+        leave(code)
 
 
 def written(args):
@@ -113,11 +137,11 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
         formatter_class=HelpFormatter)
     parser.set_defaults(chapter={"epochs": epochs, "batch_size": batch_size, "lr": lr})
     parser.add_argument("--version", action=VersionAction,
-                        help="print the versions of TensorFlow, Keras and Python, and exit")
-    parser.add_argument("--epochs", type=positive_int, default=epochs,
+                        help="print the versions of Keras, its backend and Python, and exit")
+    parser.add_argument("--epochs", type=epoch_count, default=epochs,
                         help="epochs to train; with the chapter's schedule the learning-rate "
                              "decay is lr/epochs")
-    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+    parser.add_argument("--batch-size", type=batch_images, default=batch_size,
                         help="training batch size")
     parser.add_argument("--lr", type=positive_float, default=lr,
                         help="initial learning rate of SGD (momentum 0.9)")
@@ -155,11 +179,13 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                         help="do not open a window for the montage (it is saved to montage.png "
                              "anyway)")
     parser.add_argument("--mixed-precision", action="store_true",
-                        help="train in bfloat16 on CPUs that support it, float16 on a GPU")
+                        help="train in bfloat16 on GPUs of compute capability 8.0 and later "
+                             "and on CPUs that have it, float16 on older GPUs")
     parser.add_argument("--distribute", action="store_true",
-                        help="train on all local GPUs at once (MirroredStrategy), or with "
-                             "every worker TF_CONFIG names (MultiWorkerMirroredStrategy), a "
-                             "batch of --batch-size on each")
+                        help="train on every device, a batch of --batch-size on each: on JAX "
+                             "with Keras's DataParallel (and across the processes "
+                             "KERAS_DISTRIBUTION_* names), on TensorFlow with MirroredStrategy "
+                             "(or MultiWorkerMirroredStrategy with TF_CONFIG)")
     beyond = parser.add_argument_group(
         "beyond the chapter", "off by default; the README's 'Beyond the chapter' shows them "
         "used together")
@@ -192,30 +218,58 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
     return parser
 
 
+def conflicting_flags(args):
+    """Why flags that are each right cannot go together, in a sentence; None if they can."""
+    if args.load is None and args.swa >= args.epochs:
+        return (f"--swa {args.swa} would average every epoch of the {args.epochs}; use a number "
+                f"smaller than --epochs")
+    if args.load is None and args.swa and args.distribute:
+        return "--swa works on one device only; leave out --distribute to use it"
+    return None
+
+
+def ignored(args):
+    """The training flags given with --load, which a trained model does not use."""
+    if args.load is None:
+        return []
+    defaults = make_parser(**args.chapter)
+    names = ["epochs", "batch_size", "lr", "schedule", "weight_decay", "label_smoothing", "swa",
+             "augment", "max_shift", "erase_rate", "restart", "mixed_precision", "distribute"]
+    if not args.export:  # the training images calibrate int8
+        names.append("limit")
+    return ["--" + name.replace("_", "-") for name in names
+            if getattr(args, name) != defaults.get_default(name)]
+
+
 def check_inputs(args):
-    """What the flags ask of each other and of the files they name, checked before anything
-    is read: raises ``UserError`` for a run that cannot work. (The folders are the
-    Supervisor's to check.)"""
+    """What the flags ask of the files they name, checked before anything is read: raises
+    ``UserError`` for a run that cannot work. (The folders are the Supervisor's to check.)"""
     if args.model.is_dir():
         raise UserError(f"{args.model} is a folder, so the model cannot be saved there; pass "
                         f"--model with a file name ending in .keras")
-    if args.load is None:
-        if args.swa >= args.epochs:
-            raise UserError(f"--swa {args.swa} would average every epoch of the {args.epochs}; "
-                            f"use a number smaller than --epochs")
-        if args.swa and args.distribute:
-            raise UserError("--swa works on one device only; leave out --distribute to use it")
-    elif is_portable(args.load):
+    if args.load is not None and is_portable(args.load):
         pictures = " ".join(map(str, args.classify or [])) or "PICTURE..."
         raise UserError(f"{args.load} is an exported model, which classifies your pictures "
                         f"without TensorFlow: python -m pyimagesearch.classify {args.load} "
                         f"{pictures} (fashion_mnist.py --load takes the .keras model)")
-    elif not args.load.is_file():
+    if args.load is not None and not args.load.is_file():
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
+    name = check_configured()
+    if args.export and name != "tensorflow":
+        raise UserError(f"--export converts with TensorFlow, and Keras runs on {name} here: "
+                        f"export from an environment with TensorFlow (KERAS_BACKEND=tensorflow) "
+                        f"with --load {args.model} --export {' '.join(args.export)}; a .keras "
+                        f"model trained on any backend loads there")
+    if args.distribute and name == "torch":
+        raise UserError("--distribute trains with Keras's distribution API, which runs on JAX, "
+                        "or with TensorFlow's strategies: set KERAS_BACKEND=jax or tensorflow")
     export.check_packages(args.export or [])
     for picture in args.classify or []:
-        if not picture.exists():
-            raise UserError(f"{picture} does not exist; check the path given to --classify")
+        try:
+            os.lstat(picture)  # may raise for a folder this user may not look in: said as such
+        except FileNotFoundError:
+            raise UserError(f"{shown(picture)} does not exist; check the path given to "
+                            f"--classify") from None
 
 
 def describe_recipe(args, compute_dtype="float32"):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.safety.errors import UserError, summary
 
 LABEL_NAMES = ["top", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot"]
@@ -162,8 +162,7 @@ def load_fashion_mnist(dataset_dir=None, download=True):
 
         return keras.datasets.fashion_mnist.load_data(), "the Keras download"
     except Exception as error:  # any network, HTTP or file error looks the same to the user
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatasetError(
-            f"no Fashion-MNIST files were found and the download failed ({reason}); "
+            f"no Fashion-MNIST files were found and the download failed ({summary(error)}); "
             f"to work offline, {INSTALL_HINT}"
         ) from None

@@ -1,6 +1,7 @@
 """The chapter's window: a picture shown in an OpenCV window titled "Fashion MNIST" until a
 key is pressed, where there is a display to show it on; where there is none, a line that
-says why and where the picture's file is."""
+says why and where the picture's file is. In a notebook (Jupyter, Colab), pictures are shown
+inline instead, with nothing to wait for."""
 
 import os
 import subprocess
@@ -8,7 +9,8 @@ import sys
 
 import cv2
 
-from pyimagesearch.safety.streams import native_stderr_muted
+from pyimagesearch.safety.streams import in_notebook, native_stderr_muted
+from pyimagesearch.safety.text import shown
 
 WINDOW_TITLE = "Fashion MNIST"
 
@@ -56,9 +58,23 @@ def show(title, image, signals=None):
     return reason
 
 
+def show_inline(image):
+    """Show ``image`` (an OpenCV image, or a picture file's path) in the notebook's output."""
+    from IPython.display import Image, display
+
+    if isinstance(image, (str, os.PathLike)):
+        display(Image(filename=str(image)))
+    else:
+        display(Image(data=cv2.imencode(".png", image)[1].tobytes(), format="png"))
+
+
 def show_window(image, path, signals=None):
     """Show ``image`` (saved at ``path``) in the chapter's window until a key is pressed or a
-    stop signal comes; where no window can open, say why and where its file is."""
+    stop signal comes; where no window can open, say why and where its file is. In a
+    notebook, show it inline."""
+    if in_notebook():
+        show_inline(image)
+        return
     reason = show(WINDOW_TITLE, image, signals)
     if reason:
-        print(f"[INFO] {reason}, so no window was opened; open {path} to see it")
+        print(f"[INFO] {reason}, so no window was opened; open {shown(path)} to see it")

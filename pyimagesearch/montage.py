@@ -1,6 +1,8 @@
 """The 4x4 montage of test images, each labelled with the network's prediction, and the
 sheet of your own pictures with theirs."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 from imutils import build_montages
@@ -59,13 +61,16 @@ def classified_sheet(pictures, images, labels):
     return build_montages(tiles, TILE, (2 * columns, -(-len(tiles) // (2 * columns))))[0]
 
 
-def save_image(image, path):
-    """Save an OpenCV image as a PNG at ``path``, atomically. Raises ``OSError`` when it
-    cannot be written."""
+def save_image(image, path, params=()):
+    """Save an OpenCV image at ``path``, atomically, in the format its suffix names (PNG,
+    JPEG, ...), with OpenCV's ``params``. Raises ``OSError`` when it cannot be written.
+    OpenCV encodes it in memory and Python writes the file: OpenCV never sees the name,
+    which may be in any encoding."""
+    try:
+        encoded, data = cv2.imencode(Path(path).suffix, image, list(params))
+    except cv2.error:
+        encoded = False
+    if not encoded:
+        raise OSError(f"OpenCV cannot write a picture named {Path(path).name}")
     with replaced_atomically(path) as temporary:
-        try:
-            written = cv2.imwrite(str(temporary), image)
-        except cv2.error:
-            written = False
-        if not written:
-            raise OSError("OpenCV could not write it; check the free disk space")
+        temporary.write_bytes(data.tobytes())

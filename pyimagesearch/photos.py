@@ -24,34 +24,47 @@ the paper leaves a choice open, this module makes it so:
 - 16-bit and grayscale pictures are scaled to 8 bits first; a JPEG from a phone is turned
   the right way up by its EXIF orientation;
 - size: the conversion works on at most ``WORK_PIXELS`` (larger pictures are shrunk first;
-  a JPEG is decoded already reduced); other formats above ``MAX_PIXELS`` are refused, as
-  decoding them would take gigabytes.
+  a JPEG is decoded already reduced); a picture that would decode to more than
+  ``MAX_PIXELS``, whatever its format, is refused before it is decoded (by its header, or
+  by OpenCV's own limit, which ``pyimagesearch/__init__.py`` sets), as decoding it would
+  take gigabytes;
+- a file is read by Python and decoded from memory, so that OpenCV never sees its name,
+  which may be in any encoding; what the decoder says of a damaged picture is kept, and said.
 """
 
+import io
+import os
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image  # Matplotlib's own dependency: reads a picture's size, not its pixels
 
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.safety.errors import UserError, reason
+from pyimagesearch.safety.streams import native_stderr_captured
+from pyimagesearch.safety.text import shown
+
+import cv2
+from PIL import Image  # Matplotlib's own dependency: reads a picture's size, not its pixels
 
 TOLERANCE = 0.10  # of the full range, in every channel
 SPECK = 9  # pixels: a group of fewer, apart from the rest, is noise
 SIZE = 28
-PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+# the pictures taken from a folder, by their suffix (a file named on its own is tried whatever
+# its suffix): what OpenCV decodes
+PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm",
+                    ".pgm", ".pbm", ".pnm", ".hdr", ".jp2"}
 WORK_PIXELS = 4_000_000  # larger pictures are shrunk to this before they are converted
-MAX_PIXELS = 50_000_000  # decoded at most (150 MB in colour, 400 MB at 16 bits with alpha)
+MAX_PIXELS = int(os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"])  # decoded at most (see __init__)
+MAX_BYTES = 500_000_000  # a larger file is no picture this program reads (nor is it read)
 REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
            8: cv2.IMREAD_REDUCED_COLOR_8}  # JPEG's own reduced decoding
 
 
-def header_size(path):
-    """(width, height, format) from the picture's header, without decoding its pixels;
-    None where Pillow does not know the format."""
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # its bomb check: ours
+def header_size(data):
+    """(width, height, format) from the header of the picture in ``data`` (its bytes),
+    without decoding its pixels; None where Pillow does not know the format."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # its bomb check: OpenCV's
     try:
-        with Image.open(path) as picture:
+        with Image.open(io.BytesIO(data)) as picture:
             return (*picture.size, picture.format)
     except Exception:  # noqa: BLE001 - not a picture Pillow knows: OpenCV may still read it
         return None
@@ -59,31 +72,65 @@ def header_size(path):
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def read_picture(path):
+def read_bytes(path):
+    """The bytes of the file at ``path``; ``UserError`` naming it, in a sentence, if it
+    cannot be read (missing, a folder, not this user's to read, too large)."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise UserError(f"{shown(path)} is {path.stat().st_size / 1e6:,.0f} MB, larger than "
+                            f"any picture this program reads")
+        return np.frombuffer(path.read_bytes(), np.uint8)
+    except FileNotFoundError:
+        raise UserError(f"{shown(path)} does not exist") from None
+    except IsADirectoryError:
+        raise UserError(f"{shown(path)} is not a file") from None
+    except OSError as error:  # not this user's to read, say
+        raise UserError(f"cannot read {shown(path)} ({reason(error)})") from None
+
+
+def decode(data, flags, name):
+    """The picture in ``data`` as OpenCV decodes it with ``flags``, and what its decoder
+    said (a damaged JPEG's warnings, say), or ``UserError`` naming it if it cannot."""
+    image, refusal = None, ""
+    with native_stderr_captured() as said:
+        try:
+            image = cv2.imdecode(data, flags)
+        except cv2.error as error:  # OpenCV 5 raises for a size past its limit
+            refusal = str(error)
+    if "CV_IO_MAX_IMAGE_PIXELS" in said.text + refusal:  # OpenCV 4 only says so
+        raise UserError(f"{shown(name)} has more than {MAX_PIXELS / 1e6:g} megapixels; this "
+                        f"program reads pictures of up to that: shrink it first")
+    if image is None or image.size == 0:
+        raise UserError(f"{shown(name)} is not a picture OpenCV can read (JPEG, PNG, BMP, WebP, "
+                        f"TIFF, ...)")
+    return image, " ".join(said.text.split())
+
+
+def read_picture(path, notes=None):
     """The picture at ``path`` as OpenCV reads it (BGR, BGRA or gray; 8 or 16 bits), the
     right way up, and at most ``WORK_PIXELS`` large. Raises ``UserError`` naming the file
-    if it cannot be read, or is too large to."""
+    if it cannot be read, or is too large to. What the decoder said of a damaged picture
+    that it could still read is added to ``notes`` (a list), if given."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path} does not exist" if not path.exists() else
-                        f"{path} is not a file")
-    width, height, kind = header_size(path) or (0, 0, None)
+    data = read_bytes(path)
+    width, height, kind = header_size(data) or (0, 0, None)
     reduction = 1
     if kind in ("JPEG", "MPO") and width * height > WORK_PIXELS:  # MPO: a phone's JPEG
         reduction = next((n for n in REDUCED if width * height / n**2 <= WORK_PIXELS), 8)
-    if width * height / reduction**2 > MAX_PIXELS:
-        raise UserError(f"{path} is {width:,} x {height:,} pixels; this program reads pictures "
-                        f"of up to {MAX_PIXELS // 1_000_000} megapixels: shrink it first")
+    if width * height / reduction**2 > MAX_PIXELS:  # known from the header: said at once
+        raise UserError(f"{shown(path)} is {width:,} x {height:,} pixels; this program reads "
+                        f"pictures of up to {MAX_PIXELS / 1e6:g} megapixels: shrink it first")
     if reduction > 1:
-        image = cv2.imread(str(path), REDUCED[reduction])
+        image, said = decode(data, REDUCED[reduction], path)
     else:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is not None and (image.ndim == 2 or image.shape[2] != 4):
-            # without transparency: read again so OpenCV applies the EXIF orientation
+        image, said = decode(data, cv2.IMREAD_UNCHANGED, path)
+        if image.ndim == 2 or image.shape[2] != 4:
+            # without transparency: decoded again so OpenCV applies the EXIF orientation
             # (IMREAD_UNCHANGED ignores it), keeping 16 bits
-            image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
-    if image is None or image.size == 0:
-        raise UserError(f"{path} is not a picture OpenCV can read (JPEG, PNG, BMP, WebP, TIFF)")
+            image, said = decode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH, path)
+    if said and notes is not None:
+        notes.append(f"{shown(path)} is damaged ({said}); it was classified as far as it "
+                     f"could be read")
     return shrunk(image, WORK_PIXELS)
 
 
@@ -97,20 +144,29 @@ def shrunk(image, pixels):
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def pictures_in(paths):
+def pictures_in(paths, notes=None):
     """The picture files ``paths`` name: files as they are, folders as the pictures in them
-    (by their suffix, in name order). Raises ``UserError`` for a folder with none."""
+    (by their suffix, in name order; a note for the files left out is added to ``notes``, a
+    list, if given). Raises ``UserError`` for a folder with no picture."""
     found = []
     for path in map(Path, paths):
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir()
-                            if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
-            if not inside:
-                raise UserError(f"the folder {path} holds no pictures "
-                                f"({', '.join(sorted(PICTURE_SUFFIXES))})")
-            found.extend(inside)
-        else:
+        try:
+            folder = path.is_dir()
+            inside = sorted(path.iterdir()) if folder else []
+        except OSError as error:
+            raise UserError(f"cannot read {shown(path)} ({reason(error)})") from None
+        if not folder:
             found.append(path)
+            continue
+        pictures = [p for p in inside if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file()]
+        if not pictures:
+            raise UserError(f"the folder {shown(path)} holds no pictures "
+                            f"({', '.join(sorted(PICTURE_SUFFIXES))})")
+        left_out = len(inside) - len(pictures)
+        if left_out and notes is not None:
+            notes.append(f"{shown(path)}: {left_out} of its {len(inside)} entries are not "
+                         f"pictures (by their names), and were left out")
+        found.extend(pictures)
     return found
 
 
@@ -166,8 +222,8 @@ def to_fashion_mnist(picture, name=None):
     # trim the edges close to the corners' colour
     box = object_box(image)
     if box is None:
-        raise UserError(f"{name or 'the picture'} is all one colour: there is nothing in it "
-                        f"to classify")
+        raise UserError(f"{shown(name or 'the picture')} is all one colour: there is nothing "
+                        f"in it to classify")
     top, bottom, left, right = box
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     background = float(np.median([gray[0, 0], gray[0, -1], gray[-1, 0], gray[-1, -1]]))
@@ -196,15 +252,16 @@ def to_fashion_mnist(picture, name=None):
 def prepare(paths, tile=96):
     """Read and convert the pictures ``paths`` name (see :func:`pictures_in`). Returns the
     pictures that could be converted, as (path, the picture fitted in a ``tile`` square,
-    BGR, for showing it, its 28x28 image), and a sentence for each that could not."""
-    prepared, problems = [], []
-    for path in pictures_in(paths):
+    BGR, for showing it, its 28x28 image), a sentence for each that could not, and notes
+    (pictures left out of folders, damaged pictures read all the same)."""
+    prepared, problems, notes = [], [], []
+    for path in pictures_in(paths, notes):
         try:
-            picture = read_picture(path)
+            picture = read_picture(path, notes)
             prepared.append((path, thumbnail(picture, tile), to_fashion_mnist(picture, path)))
         except UserError as error:
             problems.append(str(error))
-    return prepared, problems
+    return prepared, problems, notes
 
 
 def thumbnail(picture, tile):

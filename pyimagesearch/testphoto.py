@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pyimagesearch.montage import save_image
 from pyimagesearch.safety.errors import UserError
 
 
@@ -28,8 +29,7 @@ def make_photo(image, path, rng):
         canvas[top:top + side, left:left + side], large)  # the light canvas shows through
     canvas += rng.normal(0, 3, canvas.shape)
     photo = cv2.cvtColor(np.clip(canvas, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    if not cv2.imwrite(str(path), photo, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-        raise OSError(f"could not write {path}")
+    save_image(photo, path, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return path
 
 

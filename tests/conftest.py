@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,18 @@ def write_dataset(folder, n_train=256, n_test=100, gz=True, seed=0):
         else:
             (folder / name).write_bytes(data)
     return (trainX, trainY), (testX, testY)
+
+
+# the backend Keras runs on in these tests: KERAS_BACKEND, as CI sets it for each environment
+BACKEND = backend.configured()[0]
+
+
+def on_backend(*names):
+    """Mark a test of what only these backends have (TensorFlow's strategies, say): it runs
+    in the environments of those backends, which CI tests each in turn."""
+    return pytest.mark.skipif(BACKEND not in names,
+                              reason=f"a feature of {' and '.join(names)}: runs in CI's "
+                                     f"environment for it (KERAS_BACKEND={names[0]})")
 
 
 needs_real_data = pytest.mark.skipif(
@@ -233,3 +246,33 @@ def run_in_terminal(*args, cwd, env=None, until=None, signum=None, timeout=300):
             sent = True
     os.close(leader)
     return process.wait(timeout=timeout), output.decode(errors="replace")
+
+
+@pytest.fixture
+def ordinary_user():
+    """A folder this test's files go in, and a context manager within which this process
+    has an ordinary user's rights: as it is, or, run as root (CI is), as ``nobody`` for the
+    time of the block (root may read and write anything, whatever the modes say)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ordinary-"))
+    folder.chmod(0o777)  # pytest's own temporary folders are root's alone
+
+    @contextlib.contextmanager
+    def rights():
+        if os.geteuid() != 0:
+            yield
+            return
+        os.setegid(65534)
+        os.seteuid(65534)
+        try:
+            yield
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+
+    yield folder, rights
+    for root, folders, _ in os.walk(folder):  # each opened before the walk goes into it
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o700)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -6,7 +6,6 @@ import re
 
 import keras
 import pytest
-import tensorflow as tf
 
 from conftest import ROOT
 from pyimagesearch import cli
@@ -78,13 +77,41 @@ def test_the_model_goes_into_the_output_folder_unless_given():
 @pytest.mark.parametrize("flags, phrase", [
     (["--epochs", "3", "--swa", "3"], "--swa 3 would average every epoch of the 3"),
     (["--epochs", "3", "--swa", "1", "--distribute"], "leave out --distribute"),
+])
+def test_flags_that_cannot_work_together_are_refused_as_flags(tmp_path, monkeypatch, capsys,
+                                                              flags, phrase):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        cli.parse_args(flags)
+    assert refused.value.code == 2  # as any wrong flag
+    assert phrase in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("flags, phrase", [
     (["--load", "none.keras"], "there is no model file none.keras"),
     (["--classify", "nowhere.jpg"], "nowhere.jpg does not exist"),
 ])
-def test_flags_that_cannot_work_together_are_refused(tmp_path, monkeypatch, flags, phrase):
+def test_flags_naming_files_that_are_not_there_are_refused(tmp_path, monkeypatch, flags,
+                                                           phrase):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError, match=re.escape(phrase)):
         cli.parse_args(flags)
+
+
+@pytest.mark.parametrize("flag, value", [("--epochs", "100000000000000000000"),
+                                         ("--epochs", "100000000"), ("--epochs", "10001"),
+                                         ("--batch-size", "100000000000000000000")])
+def test_numbers_no_run_could_use_are_refused_as_flags(capsys, flag, value):
+    with pytest.raises(SystemExit) as refused:
+        cli.parse_args([flag, value])
+    assert refused.value.code == 2 and value in capsys.readouterr().err
+
+
+def test_training_flags_given_with_load_are_named_as_not_used():
+    args = cli.parse_args(["--load", __file__, "--epochs", "3", "--augment", "--tta", "--seed",
+                           "1"])
+    assert cli.ignored(args) == ["--epochs", "--augment"]  # --tta and --seed are used
+    assert cli.ignored(cli.parse_args(["--epochs", "3"])) == []  # training: all are used
 
 
 def test_a_model_path_that_is_a_folder_is_refused(tmp_path):
@@ -110,10 +137,28 @@ def test_the_recipe_line_names_bfloat16_arithmetic():
     assert cli.describe_recipe(args, compute_dtype="bfloat16") == "bfloat16 arithmetic"
 
 
-def test_version_names_tensorflow_keras_and_python(capsys):
+def test_version_names_keras_its_backend_and_python(capsys):
+    import importlib
+
     with pytest.raises(SystemExit) as done:
         cli.parse_args(["--version"])
     assert done.value.code == 0
+    name = keras.backend.backend()
+    title = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[name]
     assert capsys.readouterr().out.strip() == (
-        f"fashion_mnist.py with TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"Python {platform.python_version()}")
+        f"fashion_mnist.py with Keras {keras.__version__} on {title} "
+        f"{importlib.import_module(name).__version__}, Python {platform.python_version()}")
+
+
+@pytest.mark.parametrize("backend, flags, phrase", [
+    ("jax", ["--export", "saved-model"], "--export converts with TensorFlow, and Keras runs on "
+                                         "jax here: export from an environment with TensorFlow"),
+    ("torch", ["--distribute"], "--distribute trains with Keras's distribution API, which "
+                                "runs on JAX"),
+    ("numpy", [], "Keras is set to the 'numpy' backend (KERAS_BACKEND), on which this program "
+                  "cannot train"),
+])
+def test_what_a_backend_cannot_do_is_one_sentence(monkeypatch, backend, flags, phrase):
+    monkeypatch.setenv("KERAS_BACKEND", backend)  # read as Keras reads it, before it starts
+    with pytest.raises(UserError, match=re.escape(phrase)):
+        cli.parse_args(flags)

@@ -67,7 +67,7 @@ def test_channels_first():
 
 
 def test_importable_from_another_script(tmp_path):
-    from conftest import ROOT
+    from conftest import BACKEND, ROOT
 
     script = tmp_path / "mine.py"
     script.write_text("from pyimagesearch.minivggnet import MiniVGGNet\n"
@@ -75,5 +75,6 @@ def test_importable_from_another_script(tmp_path):
                       "assert Same is MiniVGGNet\n"
                       "print(MiniVGGNet.build(28, 28, 1, 10).count_params())\n")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                 "KERAS_BACKEND": BACKEND}, check=True)
     assert result.stdout.strip().splitlines()[-1] == "1679082"

@@ -2,11 +2,15 @@
 turned the right way up, bad files named; and, on the real test set, photo-like pictures
 that convert back close to the original and are classified as it is."""
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from conftest import REAL_DATA, assert_clean_failure, needs_real_data, run_main
+from conftest import REAL_DATA, ROOT, assert_clean_failure, needs_real_data, run_main
 from pyimagesearch.testphoto import make_photo
 from pyimagesearch import photos
 from pyimagesearch.safety.errors import UserError
@@ -76,7 +80,7 @@ def test_transparent_pixels_are_background(tmp_path):
 
 
 def test_a_phone_photo_is_turned_by_its_exif_orientation(tmp_path):
-    from PIL import Image  # Pillow: Matplotlib's own dependency
+
 
     upright = as_photo(shirt())
     stored = np.ascontiguousarray(np.rot90(upright, 1))  # as the camera held it ...
@@ -106,9 +110,12 @@ def test_a_picture_of_one_colour_has_nothing_to_trim_to(tmp_path):
 
 
 def test_a_folder_means_every_picture_in_it(tmp_path):
-    for name in ["b.png", "a.jpg", "notes.txt"]:
+    for name in ["b.png", "a.jpg", "c.GIF", "notes.txt"]:
         (tmp_path / name).write_bytes(b"")
-    assert [p.name for p in photos.pictures_in([tmp_path])] == ["a.jpg", "b.png"]
+    notes = []
+    assert [p.name for p in photos.pictures_in([tmp_path], notes)] == ["a.jpg", "b.png", "c.GIF"]
+    assert notes == [f"{tmp_path}: 1 of its 4 entries are not pictures (by their names), and "
+                     f"were left out"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="the folder .*empty holds no pictures"):
         photos.pictures_in([tmp_path / "empty"])
@@ -192,7 +199,7 @@ def test_a_picture_too_large_to_decode_is_refused_at_once(tmp_path):
     import time
 
     path = tmp_path / "huge.png"
-    cv2.imwrite(str(path), np.full((8000, 8000), 255, np.uint8))  # 64 megapixels, 200 KB
+    Image.new("L", (8000, 8000), 255).save(path)  # 64 megapixels, 200 KB
     started = time.monotonic()
     with pytest.raises(UserError, match="huge.png is 8,000 x 8,000 pixels; this program reads "
                                         "pictures of up to 50 megapixels: shrink it first"):
@@ -202,7 +209,8 @@ def test_a_picture_too_large_to_decode_is_refused_at_once(tmp_path):
 
 def test_a_large_jpeg_is_decoded_reduced(tmp_path):
     large = cv2.resize(as_photo(shirt()), (9000, 6000), interpolation=cv2.INTER_NEAREST)
-    cv2.imwrite(str(tmp_path / "phone.jpg"), large)  # 54 megapixels
+    Image.fromarray(large).save(tmp_path / "phone.jpg")  # 54 megapixels: past
+    # OpenCV's limit, which a JPEG decoded reduced keeps within
     image = photos.read_picture(tmp_path / "phone.jpg")
     assert image.shape[0] * image.shape[1] <= photos.WORK_PIXELS
     assert image.shape[1] / image.shape[0] == pytest.approx(1.5, rel=0.01)
@@ -250,3 +258,18 @@ def test_more_pictures_than_a_sheet_holds_are_all_classified(tmp_path, capsys, t
     assert "classified.png shows the first 100 of 101 pictures" in result.stdout
     sheet = cv2.imread(str(tmp_path / "out" / "classified.png"))
     assert sheet.shape == (20 * 96, 5 * 2 * 96, 3)  # a grid of 5 pictures a row
+
+
+def test_a_damaged_jpeg_is_read_or_refused_and_its_decoder_says_nothing_itself(tmp_path):
+    whole = cv2.imencode(".jpg", as_photo(shirt()))[1].tobytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[:len(whole) * 2 // 3])
+    program = ("import sys\nfrom pyimagesearch import photos\n"
+               "pictures, problems, notes = photos.prepare([sys.argv[1]])\n"
+               "print(len(pictures), problems, notes)")
+    result = subprocess.run([sys.executable, "-c", program, str(tmp_path / "cut.jpg")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == ""  # libjpeg's own lines are kept
+    if result.stdout.startswith("1 "):  # OpenCV 4: what it could read, with a note
+        assert "cut.jpg is damaged (" in result.stdout and "classified as far as" in result.stdout
+    else:  # OpenCV 5 reads no part of it
+        assert "cut.jpg is not a picture OpenCV can read" in result.stdout

@@ -1,22 +1,23 @@
 """The input pipeline: scaled images and one-hot labels, reshuffled every epoch, and
---augment's flips, shifts and erasing (with --max-shift and --erase-rate)."""
+--augment's flips, shifts and erasing (with --max-shift and --erase-rate); the same batches
+on every backend, which take them in fit."""
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from conftest import fake_fashion_mnist
-from pyimagesearch.pipeline import augment_batch, make_dataset
+from pyimagesearch.pipeline import Batches, augment_batch, make_dataset
 
 
 def images_of(dataset):
-    return np.concatenate([x.numpy() for x, _ in dataset])
+    return np.concatenate([x for x, _ in dataset])
 
 
-def augmented(images, key=(1, 2), **options):
+def augmented(images, seed=1, **options):
     """``augment_batch`` on (n, 28, 28) images in [0, 1]; returns (n, 28, 28)."""
-    batch = tf.constant(images[..., None], tf.float32)
-    return augment_batch(batch, tf.constant(key, tf.int64), **options).numpy()[..., 0]
+    batch = images[..., None].astype(np.float32)
+    return augment_batch(batch, np.random.default_rng(seed), **options)[..., 0]
 
 
 def test_flips_are_left_right_and_random():
@@ -83,8 +84,8 @@ def test_pipeline_scales_and_one_hot_encodes():
     (trainX, trainY), _ = fake_fashion_mnist(n_train=70, n_test=10)
     batches = list(make_dataset(trainX, trainY, 32))
     assert [len(x) for x, _ in batches] == [32, 32, 6]  # the last partial batch is kept
-    x = np.concatenate([x.numpy() for x, _ in batches])
-    y = np.concatenate([y.numpy() for _, y in batches])
+    x = np.concatenate([x for x, _ in batches])
+    y = np.concatenate([y for _, y in batches])
     assert x.dtype == np.float32 and x.shape == (70, 28, 28, 1)
     np.testing.assert_array_equal(x[..., 0], trainX.astype(np.float32) / 255.0)
     np.testing.assert_array_equal(y.argmax(axis=1), trainY)
@@ -94,7 +95,7 @@ def test_pipeline_scales_and_one_hot_encodes():
 def test_pipeline_reshuffles_every_epoch():
     (trainX, trainY), _ = fake_fashion_mnist(n_train=200, n_test=10)
     data = make_dataset(trainX, trainY, 200, shuffle=True, seed=3)
-    first, second = [next(iter(data))[1].numpy().argmax(axis=1) for _ in range(2)]
+    first, second = [list(data)[0][1].argmax(axis=1) for _ in range(2)]
     assert sorted(first) == sorted(trainY) and not np.array_equal(first, second)
 
 
@@ -104,7 +105,7 @@ def test_epochs_are_drawn_from_the_seed_and_their_number_alone():
     def epochs(numbers):
         data = make_dataset(trainX, trainY, 16, shuffle=True, seed=5, epochs=numbers,
                             augment=augment_batch)
-        return images_of(data), np.concatenate([y.numpy().argmax(1) for _, y in data])
+        return images_of(data), np.concatenate([y.argmax(1) for _, y in data])
 
     images, labels = epochs(range(3))
     assert len(images) == 3 * 64  # three epochs, one after the other
@@ -116,3 +117,24 @@ def test_epochs_are_drawn_from_the_seed_and_their_number_alone():
     np.testing.assert_array_equal(resumed_images, images[128:])
     np.testing.assert_array_equal(resumed_labels, labels[128:])
     assert not np.array_equal(labels[:64], labels[64:128])
+
+
+def test_fit_takes_the_epochs_in_turn_on_this_backend():
+    """Keras's adapter for this backend asks for every batch of every epoch, once each, in
+    order (it may look at the first ones twice, to learn their shape)."""
+    (trainX, trainY), _ = fake_fashion_mnist(n_train=96, n_test=10)
+    asked = []
+
+    class Recorded(Batches):
+        def __getitem__(self, index):
+            asked.append(index)
+            return super().__getitem__(index)
+
+    data = Recorded(trainX, trainY, 32, shuffle=True, seed=1, epochs=range(1, 4), augment=None)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy")
+    model.fit(data, steps_per_epoch=data.steps, initial_epoch=1, epochs=4, verbose=0,
+              shuffle=False)
+    first = asked.index(0, 1) if asked.count(0) > 1 else 0  # after any peek
+    assert asked[first:] == list(range(9))

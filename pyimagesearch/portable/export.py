@@ -24,8 +24,9 @@ import numpy as np
 
 from pyimagesearch.portable.runtimes import INSTALL, PortableModel
 from pyimagesearch.safety.atomic import folder_replaced, replaced_atomically
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.safety.errors import UserError, summary
 from pyimagesearch.safety.streams import native_stderr_muted
+from pyimagesearch.safety.text import shown
 
 # the file each format is written to, beside the model: fashion_mnist.tflite, ...
 SUFFIXES = {"litert": ".tflite", "litert-int8": "-int8.tflite", "onnx": ".onnx",
@@ -163,8 +164,7 @@ def export(model, format, path, calibration=None):
     except (OSError, KeyboardInterrupt):
         raise
     except Exception as error:  # noqa: BLE001 - a converter's failure, in its own words
-        lines = str(error).strip().splitlines()
-        raise ExportFailed(f"the converter failed: {lines[0] if lines else type(error).__name__}")
+        raise ExportFailed(f"the converter failed: {summary(error)}") from None
 
 
 @contextlib.contextmanager
@@ -291,9 +291,16 @@ def export_all(model, destinations, data, run, seed=None):
     accuracy = np.mean(keras_probabilities.argmax(1) == testY)
     chosen = np.random.default_rng(seed or 0).permutation(len(trainX))[:CALIBRATION_IMAGES]
     calibration = trainX[chosen].astype(np.float32) / 255
-    for format, path in destinations.items():
-        print(f"[INFO] exporting the model as {format} to {path}...")
-        run.write([(format, path, lambda: export(model, format, path, calibration))])
+    run.exporting()  # a stop signal ends the exports after the current one
+    formats = list(destinations.items())
+    for number, (format, path) in enumerate(formats):
+        later = [path for _, path in formats[number + 1:]]
+        if run.signals.signum is not None:
+            print(f"[INFO] stopped before exporting {', '.join(f for f, _ in formats[number:])}",
+                  file=sys.stderr)
+            return
+        print(f"[INFO] exporting the model as {format} to {shown(path)}...")
+        run.write([(format, path, lambda: export(model, format, path, calibration))], then=later)
         if not path.exists():
             continue
         result = check(format, path, testX, testY, keras_probabilities)
@@ -304,7 +311,7 @@ def export_all(model, destinations, data, run, seed=None):
         failure = judge(format, result, accuracy)
         if failure is not None:
             _remove(path)
-            print(f"[WARNING] {format} failed its check: {failure}; {path} was removed",
+            print(f"[WARNING] {format} failed its check: {failure}; {shown(path)} was removed",
                   file=sys.stderr)
             run.problems.append(f"the {format} export failed its check")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.safety.errors import UserError, summary
 from pyimagesearch.safety.streams import native_stderr_muted
 
 SUFFIXES = {".tflite": "LiteRT", ".onnx": "ONNX"}
@@ -51,10 +51,9 @@ class PortableModel:
             with native_stderr_muted():  # the runtime's notes on start-up ("XNNPACK")
                 self._open_litert() if kind == "LiteRT" else self._open_onnx()
         except Exception as error:  # noqa: BLE001 - any damage looks the same to the user
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else \
-                type(error).__name__
-            raise UserError(f"{path} is not a {kind} model this program can run ({reason}); "
-                            f"pass a file written by fashion_mnist.py --export") from None
+            raise UserError(f"{path} is not a {kind} model this program can run "
+                            f"({summary(error)}); pass a file written by fashion_mnist.py "
+                            f"--export") from None
         if tuple(self.input_shape[1:]) != image_shape or self.output_shape[-1] != classes:
             raise UserError(f"{path} takes {self.input_shape} and gives {self.output_shape}, but "
                             f"Fashion-MNIST needs (n, {', '.join(map(str, image_shape))}) in "
@@ -89,9 +88,9 @@ class PortableModel:
         try:
             return np.concatenate([self._predict(images[start:start + batch_size])
                                    for start in range(0, len(images), batch_size)])
-        except (RuntimeError, ValueError) as error:  # a file that loads, but does not run
-            raise UserError(f"{self.path} could not be run ({str(error).splitlines()[0]}); "
-                            f"pass a file written by fashion_mnist.py --export") from None
+        except Exception as error:  # noqa: BLE001 - a file that loads, but does not run
+            raise UserError(f"{self.path} could not be run ({summary(error)}); pass a file "
+                            f"written by fashion_mnist.py --export") from None
 
     def _predict(self, batch):
         if hasattr(self, "_session"):

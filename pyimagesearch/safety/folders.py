@@ -18,6 +18,12 @@ def nearest_existing(path):
     return path
 
 
+def missing_folders(path):
+    """``path`` and those of its parents that do not exist yet, the innermost first."""
+    path, existing = Path(path).absolute(), nearest_existing(path)
+    return [folder for folder in [path, *path.parents] if existing in folder.parents]
+
+
 def check_folder(folder, what, needed=0):
     """Raise ``UserError`` unless ``folder`` is, or could be created as, a folder this process
     can write in, on a disk with ``needed`` bytes free. Nothing is created."""

@@ -26,6 +26,7 @@ class TrainingGuard(keras.callbacks.Callback):
         self.diverged = False
         self.first_epoch = self.epochs_done = 0
         self._cut_short = False
+        self._batches = 0
 
     def continue_from(self, epoch):
         """Count the ``epoch`` epochs an earlier run finished as done."""
@@ -56,8 +57,10 @@ class TrainingGuard(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._cut_short = False
+        self._batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        self._batches = batch + 1
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.diverged = True
@@ -68,5 +71,9 @@ class TrainingGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self._cut_short:
             self.epochs_done = epoch + 1
+        elif self.params and self.params.get("steps"):  # Keras's line shows the whole count
+            print(f"[INFO] epoch {epoch + 1} was cut short after {self._batches} of "
+                  f"{self.params['steps']} batches: the figures above are for those batches, "
+                  f"and the epoch does not count", flush=True)
         if self._signalled():  # during validation: this epoch is whole, the next not begun
             self.model.stop_training = True

@@ -6,12 +6,16 @@ By default each raises :class:`Interrupted` wherever the program is, as Ctrl-C r
 first one only be noted, so the work can end cleanly; a second raises at once.
 Where the platform has no such signal (SIGHUP on Windows), it is left out. After a
 stop signal, :func:`leave` ends the process with the shell's exit code for it.
+
+Python hands signals to its main thread only: in any other (a web app's worker, a notebook
+extension's), nothing here changes a handler, and a run cannot be stopped cleanly by them.
 """
 
 import contextlib
 import os
 import signal
 import sys
+import threading
 
 STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                 if hasattr(signal, name)]
@@ -48,8 +52,31 @@ def install():
 
 
 @contextlib.contextmanager
+def held():
+    """Within the block (a few steps that must all happen, such as putting a stream back),
+    stop signals wait, and arrive as it ends (where the platform can hold them: POSIX)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def can_catch():
+    """Whether this thread can catch stop signals: only Python's main thread can."""
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
 def installed():
-    """Within the block, every stop signal raises :class:`Interrupted` (see :func:`install`)."""
+    """Within the block, every stop signal raises :class:`Interrupted` (see :func:`install`);
+    outside the main thread, the block runs as it is."""
+    if not can_catch():
+        yield
+        return
     previous = install()
     try:
         yield
@@ -87,8 +114,12 @@ def again(signum):
 def deferred(on_first=None, quit_note=None):
     """Within the block, the first stop signal is noted in the yielded object's ``signum``
     (and ``on_first`` called with it); the work goes on, and is expected to look there and
-    end early if it can. A second raises :class:`Interrupted` at once."""
+    end early if it can. A second raises :class:`Interrupted` at once. Outside the main
+    thread no signal is ever noted."""
     pending = Deferred(on_first, quit_note)
+    if not can_catch():
+        yield pending
+        return
     previous = {signum: signal.signal(signum, pending._handle) for signum in STOP_SIGNALS}
     try:
         yield pending
@@ -99,10 +130,17 @@ def deferred(on_first=None, quit_note=None):
 
 def leave(code):
     """End the program with ``code``: at once after a stop signal (see
-    :func:`exit_at_once`), through the normal shutdown otherwise."""
-    if code > 128:
+    :func:`exit_at_once`), through the normal shutdown otherwise. Run inside IPython (a
+    notebook's ``%run``), it only raises ``SystemExit``: the kernel lives on."""
+    if code > 128 and not in_ipython():
         exit_at_once(code)
     sys.exit(code)
+
+
+def in_ipython():
+    """Whether this program runs inside IPython: a notebook's kernel, or its shell."""
+    shell = sys.modules.get("IPython")
+    return shell is not None and shell.get_ipython() is not None
 
 
 def exit_at_once(code):

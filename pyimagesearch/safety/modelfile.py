@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 
 from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
-from pyimagesearch.safety.errors import UserError, reason
+from pyimagesearch.safety.errors import UserError, reason, summary
 
 
 def save_model(model, path):
@@ -50,14 +50,20 @@ def _try_to_save(model, path):
 def load_model(path, image_shape=(28, 28), classes=10):
     """Load a model saved by an earlier run and check that it takes grayscale images of
     ``image_shape`` and gives ``classes`` probabilities."""
-    if not zipfile.is_zipfile(path):
+    try:
+        with open(path, "rb") as file:
+            is_zip = zipfile.is_zipfile(file)
+    except OSError as error:  # not this user's to read, say
+        raise UserError(f"cannot read {path} ({reason(error)})") from None
+    if not is_zip:
         raise UserError(f"{path} is not a Keras model file (a .keras file is a zip archive); "
                         f"pass a .keras file saved by fashion_mnist.py")
     try:
-        model = keras.models.load_model(path)
+        # not compiled: a trained model is only evaluated here, and its optimizer may be of
+        # another backend's (PyTorch's SGD is a class of its own), which this one cannot make
+        model = keras.models.load_model(path, compile=False)
     except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{path} is not a Keras model this program can load ({reason}); "
+        raise UserError(f"{path} is not a Keras model this program can load ({summary(error)}); "
                         f"pass a .keras file saved by fashion_mnist.py") from None
     expected_input = ((1, *image_shape) if keras.backend.image_data_format() == "channels_first"
                       else (*image_shape, 1))

@@ -15,6 +15,8 @@ import re
 import sys
 import tempfile
 
+from pyimagesearch.safety import interrupts
+
 # a write error that means the reader has gone: a closed pipe or socket, a closed terminal
 READER_GONE = {errno.EPIPE, errno.ECONNRESET, errno.EIO}
 COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
@@ -49,10 +51,19 @@ def is_terminal(stream):
         return False
 
 
+def in_notebook():
+    """Whether this runs in a Jupyter kernel (Colab's included), whose front end draws
+    Keras's progress bars and shows pictures inline."""
+    if not interrupts.in_ipython():
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return "IPKernelApp" in getattr(shell, "config", {}) or "google.colab" in sys.modules
+
+
 def progress_bars():
     """Whether standard output should get Keras's redrawn progress bars (``verbose=1``),
-    rather than one line per epoch (``verbose=2``): only in a terminal."""
-    return is_terminal(sys.stdout)
+    rather than one line per epoch (``verbose=2``): in a terminal, and in a notebook."""
+    return is_terminal(sys.stdout) or in_notebook()
 
 
 def wants_colour(stream):
@@ -75,8 +86,13 @@ class SurvivingStream:
 
     def write(self, text):
         if not self.lost:
+            text = text if self.colour else COLOUR_CODES.sub("", text)
             try:
-                self.stream.write(text if self.colour else COLOUR_CODES.sub("", text))
+                try:
+                    self.stream.write(text)
+                except UnicodeEncodeError:  # a stream that could not be told to replace
+                    encoding = getattr(self.stream, "encoding", None) or "utf-8"
+                    self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
             except (OSError, ValueError) as error:  # ValueError: a closed file
                 self._lose(error)
         return len(text)
@@ -130,22 +146,41 @@ def native_stderr_muted():
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         yield
         return
+    with native_stderr_captured():
+        yield
+
+
+class Captured:
+    """What :func:`native_stderr_captured` yields: ``text`` is what was printed, once the
+    block has ended."""
+
+    text = ""
+
+
+@contextlib.contextmanager
+def native_stderr_captured():
+    """Within the block, what C and C++ code prints on the standard error (a library's own
+    warnings) is kept from the user, in the yielded :class:`Captured`; shown if the block
+    fails. Python's own lines (a signal's message, say) still reach the real stderr."""
     sys.stderr.flush()
     saved, python_stderr = os.dup(2), sys.stderr
+    captured = Captured()
     with tempfile.TemporaryFile() as log, open(
             saved, "w", encoding=getattr(python_stderr, "encoding", None), errors="replace",
             closefd=False, buffering=1) as shown:
         os.dup2(log.fileno(), 2)
-        # Python's own lines (a signal's message, say) still reach the real stderr
         sys.stderr = SurvivingStream(shown, getattr(python_stderr, "colour", True))
         try:
-            yield
+            yield captured
         except Exception:  # a failure, not Ctrl-C: what it printed may say why
             log.seek(0)
             sys.stderr.write(log.read().decode(errors="replace"))
             raise
         finally:
-            sys.stderr.flush()
-            sys.stderr = python_stderr
-            os.dup2(saved, 2)
-            os.close(saved)
+            with interrupts.held():  # a second Ctrl-C here must not leave stderr in the log
+                sys.stderr.flush()
+                sys.stderr = python_stderr
+                os.dup2(saved, 2)
+                os.close(saved)
+            log.seek(0)
+            captured.text = log.read().decode(errors="replace")

@@ -23,15 +23,18 @@ from pathlib import Path
 from pyimagesearch.safety import interrupts
 from pyimagesearch.safety.atomic import remove_stale_temporaries
 from pyimagesearch.safety.errors import UserError, reason
-from pyimagesearch.safety.folders import check_folder, create_folder
+from pyimagesearch.safety.folders import check_folder, create_folder, missing_folders
 from pyimagesearch.safety.lock import Locked, RunLock, holder
 from pyimagesearch.safety.streams import surviving_streams
 from pyimagesearch.safety.tempfolder import private_temporary_folder
-from pyimagesearch.safety.text import plural
+from pyimagesearch.safety.text import plural, shown
 
 TRAINING = "{signal}: stopping after this batch ({again} to quit at once)"
 SAVING = "{signal}: writing the model and its results first ({again} to quit at once)"
 RESULTS = "{signal}: writing the results first ({again} to quit at once)"
+EXPORTING = "{signal}: stopping after this export ({again} to quit at once)"
+# a finished training's backup is kept until its results are all written
+WRITE_AGAIN = "the same command writes them from the finished training's backup, without training"
 
 
 class RunEnded(Exception):
@@ -60,6 +63,7 @@ class Supervisor:
         self._phase = None  # what a first stop signal does now (TRAINING, SAVING, RESULTS)
         self.guard = None  # how training ended, once it has begun
         self.problems = []  # sentences for the run's last words
+        self._missing = False  # whether the model or a result could not be written
         self._exits = contextlib.ExitStack()
         self._started = self._settings = None
         self._keeps_backup = True
@@ -116,7 +120,9 @@ class Supervisor:
             check_folder(folder, what + (", for the model and its backup," if needed else ""),
                          needed)
         for folder, what in self._folders():
+            new = missing_folders(folder)
             create_folder(folder, what)
+            self._exits.callback(_remove_if_empty, new)  # after the locks: nothing written
         for path, flag in self._locks():
             try:
                 self._exits.callback(RunLock(path).acquire().release)
@@ -130,6 +136,13 @@ class Supervisor:
         self._phase = RESULTS if model is None else TRAINING
         self.signals = self._exits.enter_context(interrupts.deferred(
             self._acknowledge, "interrupted twice: stopped at once, nothing more was written"))
+        if not interrupts.can_catch():
+            print("[WARNING] this run was started outside the main thread, which alone receives "
+                  "stop signals: Ctrl-C or SIGTERM cannot stop it cleanly", file=sys.stderr)
+
+    def exporting(self):
+        """From now on a first stop signal ends the exports after the current one."""
+        self._phase = EXPORTING
 
     def _acknowledge(self, signum):
         """Say what a first stop signal does in this phase (called by its handler)."""
@@ -154,8 +167,8 @@ class Supervisor:
                              settings.get("seed"))
         epochs = settings["epochs"]
         if state.epoch:
-            print(f"[INFO] continuing an interrupted run from its backup {self.backup_path}: "
-                  f"{plural(state.epoch, 'epoch')} of {epochs} done")
+            print(f"[INFO] continuing an interrupted run from its backup "
+                  f"{shown(self.backup_path)}: {plural(state.epoch, 'epoch')} of {epochs} done")
         self.guard = TrainingGuard(self.signals, epochs)
         self.guard.continue_from(state.epoch)
         self._phase = TRAINING
@@ -174,8 +187,8 @@ class Supervisor:
                              self.guard, averager, on_failure=self._backup_failed)
 
     def _backup_failed(self, reason):
-        print(f"\n[WARNING] could not write the backup {self.backup_path} ({reason}); training "
-              f"goes on, but a killed run could not continue from here", flush=True)
+        print(f"\n[WARNING] could not write the backup {shown(self.backup_path)} ({reason}); "
+              f"training goes on, but a killed run could not continue from here", flush=True)
 
     def save(self, model):
         """End training: say how it went, and save ``model`` (somewhere else if it cannot be
@@ -193,10 +206,11 @@ class Supervisor:
             print(f"[INFO] {interrupts.describe(guard.signum)} before the first epoch ended: "
                   f"nothing was saved or written", file=sys.stderr)
             raise RunEnded(interrupts.exit_code(guard.signum))
-        trained, seconds = guard.epochs_done - guard.first_epoch, time.perf_counter() - self._started
+        trained = guard.epochs_done - guard.first_epoch
+        seconds = time.perf_counter() - self._started
         if guard.first_epoch == epochs:
             print(f"[INFO] the backup holds all {plural(epochs, 'epoch')}: nothing was left "
-                  f"to train")
+                  f"to train; the finished model is saved and its results written from it")
         else:
             print(f"[INFO] trained {plural(trained, 'epoch')} in {seconds:.0f} s "
                   f"({seconds / max(trained, 1):.1f} s per epoch)")
@@ -204,13 +218,12 @@ class Supervisor:
         self._phase = SAVING
         saved, problem = save_model_somewhere(model, self.model_path)
         if saved == self.model_path:
-            print(f"[INFO] model saved to {self.model_path}")
-        elif saved is None and self.backup_path.exists():
+            print(f"[INFO] model saved to {shown(self.model_path)}")
+        elif saved is None and self.backup_path.exists() and not guard.finished:
             problem += "; free some space and run the same command again to continue"
         if problem:
             self.problems.append(problem)
-        if saved and guard.finished:  # a finished run needs no backup
-            self.problems += filter(None, [self._remove_backup()])
+            self._missing = saved != self.model_path
 
     def _remove_backup(self):
         """Remove the backup; a sentence if it cannot be, else None."""
@@ -220,30 +233,43 @@ class Supervisor:
             backup.remove(self.backup_path)
         except OSError as error:
             return (f"could not remove the backup {self.backup_path} ({reason(error)}); remove "
-                    f"it yourself, or the same command will continue from it")
+                    f"it yourself")
         return None
+
+    @property
+    def _trained_and_kept(self):
+        """Whether training has finished and its backup is kept until the results are all
+        written: a run killed meanwhile writes them again from it, without training."""
+        return (self.guard is not None and self.guard.finished and self._keeps_backup
+                and self.backup_path.exists())
 
     # results
 
-    def write(self, files):
+    def write(self, files, then=()):
         """Write ``files``, (what, path, function that writes it) triples, in turn, saying
         each; one that cannot be written is said and skipped. A second stop signal
-        meanwhile names those not written."""
-        failed = []
+        meanwhile names those not written, and the paths ``then`` to be written after them.
+        Returns the paths written."""
+        failed, written = [], []
         for number, (what, path, write) in enumerate(files):
             try:
                 write()
-                print(f"[INFO] {what} saved to {path}")
+                written.append(path)
+                print(f"[INFO] {what} saved to {shown(path)}")
             except OSError as error:
-                print(f"[WARNING] could not write {path} ({reason(error)})", file=sys.stderr)
+                print(f"[WARNING] could not write {shown(path)} ({reason(error)})", file=sys.stderr)
                 failed.append(path.name)
             except interrupts.Interrupted as stop:
-                unwritten = failed + [path.name for _, path, _ in files[number:]]
+                unwritten = failed + [path.name for _, path, _ in files[number:]] + [
+                    path.name for path in then]
                 stop.note = (f"interrupted twice: stopped at once; not written: "
-                             f"{', '.join(unwritten)} (any there are from an earlier run)")
+                             f"{', '.join(unwritten)} (any there are from an earlier run)"
+                             + (f"; {WRITE_AGAIN}" if self._trained_and_kept else ""))
                 raise
         if failed:
             self.problems.append(f"could not write {', '.join(failed)}")
+            self._missing = True
+        return written
 
     def end(self):
         """The run's last words: how training ended, and what went wrong. Returns the exit
@@ -259,6 +285,10 @@ class Supervisor:
             print(f"[INFO] {interrupts.describe(guard.signum)} came as the last epoch ended: "
                   f"every epoch had run ({guard.epochs_done} of {guard.epochs}), so the run is "
                   f"finished", file=sys.stderr)
+        if self._trained_and_kept and self._missing:
+            self.problems.append(WRITE_AGAIN)
+        elif self._trained_and_kept:  # every result is written: the backup has done its work
+            self.problems += filter(None, [self._remove_backup()])
         if self.problems:
             print(f"error: {'; '.join(self.problems)}", file=sys.stderr)
             return 1
@@ -285,7 +315,21 @@ def supervise(main, argv=None):
             before = f"{stop}: stopped before training, nothing was written"
             print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
             code = interrupts.exit_code(stop.signum)
+        except OSError as error:  # a path that cannot even be looked at: not this user's, say
+            where = f" for {shown(error.filename)}" if error.filename else ""
+            print(f"error: {reason(error)}{where}; check the path, or choose another",
+                  file=sys.stderr)
+            code = 1
         return code or (1 if out.failure else 0)
+
+
+def _remove_if_empty(folders):
+    """Remove each of ``folders`` (the innermost first) that a run created and left empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: something was written there
+            return
 
 
 def _output_failed(reason):

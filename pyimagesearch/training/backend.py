@@ -1,18 +1,58 @@
-"""Keras's backend (TensorFlow), started: set up before it is imported, and kept quiet
-while it starts.
+"""Keras's backend, started: TensorFlow, JAX or PyTorch, as Keras's own configuration says
+(``KERAS_BACKEND``, else ``~/.keras/keras.json``, else TensorFlow). Set up before it is
+imported, kept quiet while it starts, and the few things that differ between backends
+here: the device it trains on, how a seed makes it deterministic, and its version.
 
-Nothing here imports TensorFlow at module level: its settings must come first.
+Nothing here imports a backend at module level: its settings must come first.
 """
 
 import contextlib
+import json
 import os
 import platform
 import signal
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from pyimagesearch.safety import interrupts
 from pyimagesearch.safety.streams import native_stderr_muted, open_standard_streams
 from pyimagesearch.training.memory import limit_malloc_arenas
+
+# the backends this program trains on: the name Keras gives each, with its own name, the
+# packages on PyPI that hold it, and the file that installs the program with it
+BACKENDS = {
+    "tensorflow": ("TensorFlow", ["tensorflow", "tensorflow-cpu", "tensorflow-intel",
+                                  "tensorflow-macos", "tf-nightly"], "requirements.txt"),
+    "jax": ("JAX", ["jax"], "requirements-jax.txt"),
+    "torch": ("PyTorch", ["torch"], "requirements-torch.txt"),
+}
+
+
+def configured():
+    """The backend Keras will run on, and where that was said ("KERAS_BACKEND", the
+    keras.json file, or "Keras's default"), read as Keras reads it, without importing it."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    path = os.path.join(home, "keras.json")
+    try:
+        with open(path) as file:
+            name = json.load(file).get("backend")
+    except (OSError, ValueError, AttributeError):  # none, unreadable, or not Keras's
+        name = None
+    return (name, path) if name else ("tensorflow", "Keras's default")
+
+
+def check_configured():
+    """The backend Keras is set to, or ``UserError`` if this program cannot train on it."""
+    from pyimagesearch.safety.errors import UserError
+
+    name, where = configured()
+    if name not in BACKENDS:
+        raise UserError(f"Keras is set to the {name!r} backend ({where}), on which this "
+                        f"program cannot train; choose tensorflow, jax or torch, say with "
+                        f"KERAS_BACKEND=jax")
+    return name
 
 
 def prefer_onednn():
@@ -26,27 +66,33 @@ def prefer_onednn():
 
 
 @contextlib.contextmanager
-def tensorflow_start():
-    """Wrap the ``import keras`` of a program: malloc's arenas limited (before
-    TensorFlow's threads start), oneDNN asked for, TensorFlow's start-up notices and
-    device probing muted, Ctrl-C during the slow import a clean exit, and an OpenCV
-    that cannot load its system libraries one sentence that says what to install."""
+def keras_start():
+    """Wrap the ``import keras`` of a program: malloc's arenas limited (before the
+    backend's threads start); for TensorFlow, oneDNN asked for and its start-up notices
+    muted; the devices probed quietly; Ctrl-C during the slow import a clean exit; and a
+    backend that is not installed, or an OpenCV that cannot load its system libraries, one
+    sentence that says what to install."""
     open_standard_streams()
     limit_malloc_arenas()
-    prefer_onednn()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    name, where = configured()
+    if name == "tensorflow":
+        prefer_onednn()
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if name == "torch":  # cuBLAS's deterministic mode, for --seed on a GPU; set before CUDA
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     try:
         with native_stderr_muted():
             yield
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # device probing logs here, while muted
+            join_processes()
+            accelerator()  # device probing logs here, while muted
         import cv2  # noqa: F401
     except KeyboardInterrupt:
-        print("\n[INFO] interrupted while starting TensorFlow: nothing was done",
-              file=sys.stderr)
+        print("\n[INFO] interrupted while starting Keras: nothing was done", file=sys.stderr)
         interrupts.exit_at_once(interrupts.exit_code(signal.SIGINT))
     except ImportError as error:
+        missing = getattr(error, "name", None) or ""
+        if missing.split(".")[0] in ("keras", *BACKENDS):
+            sys.exit(f"error: {missing_backend(missing.split('.')[0], name, where)}")
         if "cv2" not in repr(error) and ".so" not in str(error):
             raise
         sys.exit(f"error: OpenCV cannot load ({error}); on Debian or Ubuntu run 'apt-get install "
@@ -54,10 +100,94 @@ def tensorflow_start():
                  f"'pip install opencv-python-headless' in place of opencv-python")
 
 
-def versions():
-    """The versions this program runs with: "TensorFlow 2.21.0, Keras 3.15.1, Python 3.11.7"."""
-    import keras
-    import tensorflow as tf
+# what keras.distribution.initialize reads to join several processes into one run
+PROCESSES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+             "KERAS_DISTRIBUTION_PROCESS_ID")
 
-    return (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-            f"Python {platform.python_version()}")
+
+def join_processes():
+    """On JAX, when the environment names several processes (``KERAS_DISTRIBUTION_*``),
+    join them, as JAX needs before any device is used (--distribute then trains on the
+    devices of all)."""
+    import keras
+
+    if keras.backend.backend() == "jax" and all(os.environ.get(name) for name in PROCESSES):
+        keras.distribution.initialize()
+
+
+def missing_backend(module, name, where):
+    """What to install when ``import keras`` could not import ``module``, for the backend
+    ``name`` (set in ``where``), in a sentence."""
+    if module == "keras":
+        requirements = BACKENDS.get(name, BACKENDS["tensorflow"])[2]
+        return f"Keras is not installed: pip install -r {requirements}"
+    title, _, requirements = BACKENDS[name]
+    return (f"Keras is set to run on {title} ({where}), which is not installed here: pip "
+            f"install -r {requirements}, or choose an installed backend with KERAS_BACKEND")
+
+
+def accelerator():
+    """("gpu", (major, minor)) when Keras's backend trains on an NVIDIA GPU of that compute
+    capability (or None where it cannot say), else ("cpu", None)."""
+    import keras
+
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return "gpu", tf.config.experimental.get_device_details(gpus[0]).get(
+                "compute_capability")
+    elif name == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "gpu":
+            capability = getattr(device, "compute_capability", None)
+            return "gpu", tuple(map(int, capability.split("."))) if capability else None
+    elif name == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return "gpu", torch.cuda.get_device_capability()
+    return "cpu", None
+
+
+def make_deterministic(seed):
+    """Same seed, same machine, same backend: the same initial weights, dropout masks and
+    arithmetic, so the same history."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        # warn_only: on a GPU some kernels (max pooling's gradient) have no deterministic
+        # form, and would otherwise end the run
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def installed(*distributions):
+    """The version of the first of ``distributions`` (names on PyPI) that is installed, read
+    from its metadata without importing it; None if none is."""
+    for name in distributions:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            pass
+    return None
+
+
+def versions():
+    """The versions this program runs with, "Keras 3.15.1 on TensorFlow 2.21.0, Python
+    3.11.7", found without importing them (--version answers at once)."""
+    name, _ = configured()
+    title, distributions, _ = BACKENDS.get(name, (name, [name], None))
+    return (f"Keras {installed('keras', 'keras-nightly') or '(not installed)'} on {title} "
+            f"{installed(*distributions) or '(not installed)'}, Python "
+            f"{platform.python_version()}")

@@ -1,8 +1,8 @@
 """Batch normalization trained with TensorFlow's fused kernel: faster on a CPU, and in
-bfloat16 without casts (docs/performance.md has the measurements)."""
+bfloat16 without casts (docs/performance.md has the measurements). TensorFlow's own speed-up,
+kept here: on JAX and PyTorch the layers train as Keras made them."""
 
 import keras
-import tensorflow as tf
 
 
 def fuse_batch_norm(model):
@@ -30,6 +30,8 @@ def fuse_batch_norm(model):
 
 
 def _training_call(layer, keras_call):
+    import tensorflow as tf
+
     def call(inputs, training=None, mask=None):
         if (not (training and layer.trainable) or mask is not None or len(inputs.shape) != 4
                 or layer.axis not in (-1, 3) or not (layer.center and layer.scale)):

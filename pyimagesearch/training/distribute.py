@@ -1,39 +1,90 @@
-"""Training on several devices or machines: the choice of ``tf.distribute`` strategy,
-and a training loop for several machines, where Keras 3's ``fit`` does not run."""
+"""Training on several devices or machines (--distribute): Keras's own distribution API
+on JAX (``DataParallel`` over every device, across processes with ``initialize``), and
+TensorFlow's strategies on TensorFlow, with a training loop of its own for several
+machines, where Keras 3's ``fit`` does not run under them."""
 
+import contextlib
 import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from pyimagesearch.safety.errors import UserError
 from pyimagesearch.safety.streams import progress_bars
 
 
-def choose_strategy(distribute):
-    """The ``tf.distribute`` strategy to build and train under.
+class Placement:
+    """Where a run trains: build the model within ``scope()``; ``replicas`` devices each
+    take a batch of --batch-size at every step, in ``workers`` processes of which this is
+    number ``worker``; ``strategy`` is TensorFlow's across several machines (else None),
+    which trains with :func:`fit_across_workers`."""
 
-    Without ``distribute``: TensorFlow's default (one GPU if there is one, else the CPU).
-    With it: ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names a cluster of
-    workers, else ``MirroredStrategy`` over every local GPU, or every logical CPU device
-    when there is no GPU; each replica takes a batch of the chapter's size.
-    """
+    def __init__(self, scope=contextlib.nullcontext, replicas=1, worker=0, workers=1,
+                 strategy=None):
+        self.scope, self.replicas, self.worker, self.workers = scope, replicas, worker, workers
+        self.strategy = strategy
+
+    @property
+    def batch_scale(self):
+        """How many batches of --batch-size this process feeds at every step."""
+        return self.replicas // self.workers
+
+
+def choose(distribute):
+    """Where to train: without ``distribute``, on the backend's default device (one GPU if
+    there is one, else the CPU); with it, on every device of every process taking part.
+
+    JAX: ``DataParallel`` over ``keras.distribution.list_devices()``: every device of every
+    process, when the environment names several (``KERAS_DISTRIBUTION_JOB_ADDRESSES``,
+    ``..._NUM_PROCESSES``, ``..._PROCESS_ID``: :func:`backend.join_processes` joined them
+    as Keras started); ``fit`` runs unchanged. TensorFlow: ``MultiWorkerMirroredStrategy``
+    when ``TF_CONFIG`` names a cluster of workers, else ``MirroredStrategy`` over every
+    local GPU, or every logical CPU device when there is no GPU. PyTorch: Keras has no
+    distribution for it."""
     if not distribute:
-        return tf.distribute.get_strategy()
-    if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return Placement()
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return _keras_data_parallel()
+    if backend != "tensorflow":
+        raise UserError("--distribute trains with Keras's distribution API, which runs on JAX "
+                        "(or with TensorFlow's strategies): set KERAS_BACKEND=jax or tensorflow")
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):  # each worker feeds its own batches: see below
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        return Placement(strategy.scope, strategy.num_replicas_in_sync, strategy=strategy)
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    return tf.distribute.MirroredStrategy([device.name for device in devices])
+    strategy = tf.distribute.MirroredStrategy([device.name for device in devices])
+    return Placement(strategy.scope, strategy.num_replicas_in_sync)
 
 
-def is_multi_worker(strategy):
-    """Whether ``strategy`` trains across several processes (``TF_CONFIG``'s cluster)."""
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+def _keras_data_parallel():
+    import jax
+
+    devices = keras.distribution.list_devices()
+    distribution = keras.distribution.DataParallel(devices=devices)
+    distribution.auto_shard_dataset = False  # each process feeds its own share of the images
+    keras.distribution.set_distribution(distribution)
+    return Placement(distribution.scope, len(devices), jax.process_index(), jax.process_count())
 
 
-def fit_across_workers(model, make_shard, test_data, epochs, guard):
-    """``model.fit`` for ``MultiWorkerMirroredStrategy``, under which Keras 3's own ``fit``
-    does not run (keras-team/keras#20585). Every worker calls it with the same arguments.
+def on_this_process(model, place):
+    """``model`` as this process alone holds it, to evaluate and predict with: itself, or,
+    trained by several JAX processes, a copy on this process's devices (an output spread
+    over the devices of several processes cannot be read in one)."""
+    if place.workers == 1 or place.strategy is not None:
+        return model
+    keras.distribution.set_distribution(None)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def fit_across_workers(model, make_shard, test_data, epochs, guard, strategy):
+    """``model.fit`` for TensorFlow's ``MultiWorkerMirroredStrategy``, under which Keras 3's
+    own ``fit`` does not run (keras-team/keras#20585). Every worker calls it with the same
+    arguments.
 
     ``make_shard(index, count)`` returns worker ``index``'s batches (of ``count`` workers),
     the same number on each: a step trains on one batch from every worker, with their
@@ -44,9 +95,16 @@ def fit_across_workers(model, make_shard, test_data, epochs, guard):
     there), every worker stops after the same step.
     Returns the history of the epochs that ran to their end, as ``fit``'s ``History.history``.
     """
-    strategy = model.distribute_strategy
-    batches = strategy.distribute_datasets_from_function(
-        lambda context: make_shard(context.input_pipeline_id, context.num_input_pipelines))
+    import tensorflow as tf
+
+    def shard(context):  # the worker's batches, as TensorFlow's input pipeline
+        batches = make_shard(context.input_pipeline_id, context.num_input_pipelines)
+        x, y = batches[0]
+        signature = (tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+                     tf.TensorSpec((None, *y.shape[1:]), tf.float32))
+        return tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=signature)
+
+    batches = strategy.distribute_datasets_from_function(shard)
     labels = np.concatenate([y for _, y in test_data])
 
     @tf.function

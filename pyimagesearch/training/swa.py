@@ -3,7 +3,6 @@ last epochs, and batch norm's statistics recomputed for that mean."""
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -23,7 +22,7 @@ class WeightAverage(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.first_epoch:
             return
-        weights = [np.asarray(w.numpy(), np.float64) for w in self.model.trainable_weights]
+        weights = [np.asarray(w, np.float64) for w in self.model.trainable_weights]
         self._sums = weights if self._sums is None else [
             total + w for total, w in zip(self._sums, weights)]
         self.count += 1
@@ -55,13 +54,17 @@ def recompute_batch_norm(model, batches):
     try:
         for layer in layers:
             layer.momentum = 0.0  # the running statistics become each batch's own
-        forward = tf.function(lambda x: model(x, training=True))  # traced with momentum 0
+        forward = lambda x: model(x, training=True)  # noqa: E731
+        if keras.backend.backend() == "tensorflow":  # traced (with momentum 0): faster
+            import tensorflow as tf
+
+            forward = tf.function(forward)
         for x, _ in batches:
             forward(x)
-            n = int(tf.shape(x)[0])
+            n = len(x)
             for (mean, variance), layer in zip(sums, layers):
-                mean += n * layer.moving_mean.numpy()
-                variance += n * layer.moving_variance.numpy()
+                mean += n * np.asarray(layer.moving_mean)
+                variance += n * np.asarray(layer.moving_variance)
             seen += n
     finally:
         for layer, momentum in zip(layers, momenta):

@@ -2,10 +2,14 @@
 exporter where the installed Keras has the format and TensorFlow's converter where it has
 not; where a package is missing, one sentence says which to install."""
 
+import os
+import signal
+
 import keras
 import numpy as np
 import pytest
 
+from conftest import on_backend
 from pyimagesearch import cli
 from pyimagesearch.portable import export
 from pyimagesearch.portable.export import export_path, missing_packages
@@ -34,6 +38,7 @@ def export_and_check(trained, format, path):
 
 @pytest.mark.parametrize("format", FORMATS)
 @pytest.mark.parametrize("keras_writes_it", [True, pytest.param(False, marks=pytest.mark.slow)])
+@on_backend("tensorflow")  # the converters are TensorFlow's (any backend's .keras loads there)
 def test_each_format_is_written_and_checked_by_its_runtime(tmp_path, trained, format,
                                                            keras_writes_it, monkeypatch):
     if missing_packages([format]):  # the oldest environment: no extras installed
@@ -58,6 +63,7 @@ def test_each_format_is_written_and_checked_by_its_runtime(tmp_path, trained, fo
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing half-written
 
 
+@on_backend("tensorflow")
 def test_int8_is_about_a_quarter_of_float(tmp_path, trained):
     model, calibration = trained[:2]
     export.export(model, "litert", tmp_path / "a.tflite")  # no runtime needed to write them
@@ -113,3 +119,58 @@ def test_export_files_sit_beside_the_model(tmp_path):
     assert [export_path(model, f).name for f in export.SUFFIXES] == [
         "fashion_mnist.tflite", "fashion_mnist-int8.tflite", "fashion_mnist.onnx",
         "fashion_mnist-savedmodel"]
+
+
+class Exports:
+    """export_all's surroundings, played: a model whose every probability is the same, and
+    converters that write a few bytes (sending ``signals`` stop signals to this process
+    while the first format is written) and whose checks all pass."""
+
+    def __init__(self, monkeypatch, signals):
+        self.written = []
+
+        def convert(model, format, path, calibration=None):
+            path.write_bytes(b"a model")
+            self.written.append(format)
+            if len(self.written) == 1:
+                for _ in range(signals):
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        monkeypatch.setattr(export, "export", convert)
+        monkeypatch.setattr(export, "check", lambda *args: export.Check(7, 1.0, 1.0, 0.0, 1.0))
+
+    def predict(self, images, batch_size=None, verbose=0):
+        return np.full((len(images), 10), 0.1, np.float32)
+
+
+def export_three(tmp_path, exports):
+    """Export as litert, onnx and saved-model, as a run does; returns the run's exit code."""
+    from pyimagesearch.safety import interrupts
+    from pyimagesearch.safety.supervisor import Supervisor
+
+    model_path = tmp_path / "out" / "m.keras"
+    destinations = export.destinations(model_path, ["litert", "onnx", "saved-model"])
+    images = np.zeros((8, 28, 28, 1), np.uint8)
+    with interrupts.installed(), Supervisor(tmp_path / "out", export.leftovers(model_path),
+                                            model_path) as run:
+        run.prepare_folders()
+        export.export_all(exports, destinations, (images, images, np.zeros(8, np.uint8)), run)
+        return run.end()
+
+
+def test_a_stop_signal_ends_the_exports_after_the_current_one(tmp_path, capsys, monkeypatch):
+    exports = Exports(monkeypatch, signals=1)
+    assert export_three(tmp_path, exports) == 130
+    assert exports.written == ["litert"]
+    err = capsys.readouterr().err
+    assert "Ctrl-C: stopping after this export (press Ctrl-C again to quit at once)" in err
+    assert "[INFO] stopped before exporting onnx, saved-model" in err
+
+
+def test_a_second_signal_names_every_format_not_written(tmp_path, monkeypatch):
+    from pyimagesearch.safety import interrupts
+
+    with pytest.raises(interrupts.Interrupted) as stop:
+        export_three(tmp_path, Exports(monkeypatch, signals=2))
+    assert stop.value.note == ("interrupted twice: stopped at once; not written: m.tflite, "
+                               "m.onnx, m-savedmodel (any there are from an earlier run)")

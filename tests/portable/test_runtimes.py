@@ -36,14 +36,13 @@ def test_a_damaged_file_is_refused_in_one_sentence(tmp_path, name, content):
 
 
 def test_a_foreign_model_is_refused_for_its_shape(tmp_path):
-    import keras
-    import tensorflow as tf
-
     if runtimes.missing_runtime(tmp_path / "cifar.tflite"):  # said before the file is read
         (tmp_path / "cifar.tflite").write_bytes(b"TFL3")
         with pytest.raises(UserError, match="needs the LiteRT runtime: pip install ai-edge-litert"):
             runtimes.PortableModel(tmp_path / "cifar.tflite")
         return
+    import keras
+    import tensorflow as tf  # the runtime's extras come with TensorFlow's environment
     # (only here: TensorFlow 2.16's converter, in the oldest environment, crashes on this)
     cifar = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
                               keras.layers.Dense(10)])

@@ -104,6 +104,7 @@ def same_run(a, b):
     assert all(np.array_equal(x, y) for x, y in zip(*weights))
 
 
+@pytest.mark.slow  # three runs, one in a new process, killed: CI's slow set
 @pytest.mark.parametrize("flags, done", [
     ([], 1),
     # killed inside weight averaging (its first epoch done): the sums, the augmentation and

@@ -85,3 +85,12 @@ def test_another_workers_stop_ends_this_one_too():
     guard = TrainingGuard(SimpleNamespace(signum=None), epochs=5)
     guard.stop()
     assert guard.signum == signal.SIGINT and guard.interrupted
+
+
+def test_an_epoch_cut_short_is_said_to_be_so(capsys):
+    signals = SimpleNamespace(signum=None)
+    guard = TrainingGuard(signals, epochs=5)
+    fit(guard, extra=[SignalAt(signals, epoch=0, batch=1)])
+    assert guard.epochs_done == 0
+    assert ("[INFO] epoch 1 was cut short after 2 of 4 batches: the figures above are for "
+            "those batches, and the epoch does not count") in capsys.readouterr().out

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import ROOT, run_main, write_dataset
 from pyimagesearch.safety import modelfile
 from pyimagesearch.safety.errors import UserError
 
@@ -81,3 +82,17 @@ def test_a_model_of_the_wrong_shape_is_refused(tmp_path):
                       keras.layers.Dense(10)]).save(path)
     with pytest.raises(UserError, match="Fashion-MNIST needs .* pass a model trained by"):
         modelfile.load_model(path)
+
+
+@pytest.mark.parametrize("trained_on", ["tensorflow", "jax", "torch"])
+def test_a_model_from_any_backend_loads_here_with_its_predictions(tmp_path, capsys, trained_on):
+    """tests/data holds a small model trained on each backend (by make_models.py there),
+    with what it predicted there."""
+    data = ROOT / "tests" / "data"
+    model = modelfile.load_model(data / f"tiny-{trained_on}.keras")
+    np.testing.assert_allclose(model.predict(np.load(data / "tiny-images.npy"), verbose=0),
+                               np.load(data / f"tiny-{trained_on}.npy"), atol=1e-5)
+    write_dataset(tmp_path / "data")  # and the program evaluates it as one of its own
+    result = run_main(capsys, "--load", data / f"tiny-{trained_on}.keras", "--dataset-dir",
+                      tmp_path / "data", "--output", tmp_path / "out", "--no-display")
+    assert result.code == 0 and "test accuracy" in result.stdout, result.stderr

@@ -8,6 +8,7 @@ import keras
 import pytest
 
 from pyimagesearch import cli
+from pyimagesearch.portable.export import leftovers
 from pyimagesearch.safety import interrupts
 from pyimagesearch.safety.errors import UserError
 from pyimagesearch.safety.supervisor import RunEnded, Supervisor, supervise
@@ -63,7 +64,8 @@ def test_an_export_removes_what_a_killed_export_of_another_format_left(tmp_path)
     (tmp_path / "out").mkdir()
     stale = tmp_path / "out" / ".fashion_mnist-c936421c.tflite"  # a killed litert export's
     stale.write_bytes(b"TFL3 half")
-    with supervisor(tmp_path, "--load", __file__, "--export", "saved-model") as run:
+    model = tmp_path / "out" / "fashion_mnist.keras"
+    with Supervisor(tmp_path / "out", leftovers(model), model) as run:  # --export saved-model
         run.prepare_folders()
     assert not stale.exists()
 
@@ -82,7 +84,7 @@ def test_a_diverged_run_saves_nothing_and_ends_with_1(tmp_path, capsys):
             run.save(model)
     assert ended.value.code == 1
     assert "training diverged and nothing was saved" in capsys.readouterr().err
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # the folder it made, empty, is gone too
 
 
 def test_a_run_stopped_in_its_first_epoch_saves_nothing(tmp_path, capsys):
@@ -176,11 +178,12 @@ def test_a_backup_that_cannot_be_removed_is_one_sentence_and_exit_1(tmp_path, ca
     with supervisor(tmp_path, "--epochs", "2") as run:
         run.prepare_folders(model := small_model())
         train(run, model, 2, epochs=2)
+        run.backup_path.write_bytes(b"the last epoch's backup")
         run.save(model)
         assert run.end() == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"error: could not remove the backup {run.backup_path} (Operation not permitted); "
-        f"remove it yourself, or the same command will continue from it")
+        f"remove it yourself")
     assert (tmp_path / "out" / "fashion_mnist.keras").is_file()  # saved all the same
 
 
@@ -226,3 +229,21 @@ def test_a_lock_file_that_cannot_be_made_is_one_sentence(tmp_path):
         with pytest.raises(UserError, match="cannot make the lock file .*fashion_mnist.lock "
                                             r"\(Is a directory\); move what is there away"):
             run.prepare_folders()
+
+
+def test_a_finished_trainings_backup_stays_until_every_result_is_written(tmp_path, capsys):
+    def cannot():
+        raise OSError(28, "No space left on device")
+
+    with supervisor(tmp_path, "--epochs", "2") as run:
+        run.prepare_folders(model := small_model())
+        train(run, model, 2, epochs=2)
+        run.backup_path.write_bytes(b"the last epoch's backup")
+        run.save(model)
+        assert run.backup_path.exists()  # a kill from here on loses no training
+        run.write([("montage", tmp_path / "out" / "montage.png", cannot)])
+        assert run.end() == 1
+    assert run.backup_path.exists()
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: could not write montage.png; the same command writes them from the finished "
+        "training's backup, without training")

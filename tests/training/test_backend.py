@@ -6,13 +6,14 @@ import sys
 
 import pytest
 
-from conftest import ROOT, user_env
+from conftest import ROOT, on_backend, user_env
 
 
 @pytest.mark.parametrize("user_setting", [None, "0"])
+@on_backend("tensorflow")  # its kernels
 def test_onednn_kernels_are_asked_for_on_x86_unless_the_user_says_otherwise(user_setting):
     start = ("import os\nfrom pyimagesearch.training import backend\n"
-             "with backend.tensorflow_start():\n    import keras\n"
+             "with backend.keras_start():\n    import keras\n"
              "from tensorflow.python.util import _pywrap_util_port as port\n"
              "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled())")
     env = user_env()

@@ -4,9 +4,11 @@ float32's (and bfloat16's) rounding."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from conftest import fake_fashion_mnist
+from conftest import fake_fashion_mnist, on_backend
+
+tf = pytest.importorskip("tensorflow")  # TensorFlow's own kernel: its environments test it
+pytestmark = on_backend("tensorflow")
 from pyimagesearch.training.batchnorm import fuse_batch_norm
 from pyimagesearch.minivggnet import MiniVGGNet
 

@@ -1,5 +1,6 @@
-"""--distribute: MirroredStrategy on two logical CPU devices of this machine, and
-MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1."""
+"""--distribute: on TensorFlow, MirroredStrategy on two logical CPU devices of this machine,
+and MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1; on JAX, Keras's
+DataParallel over two CPU devices, and over two processes on 127.0.0.1, with fit as it is."""
 
 import json
 import signal
@@ -10,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SCRIPT, user_env
+from conftest import ROOT, SCRIPT, on_backend, user_env
 
 PROGRAM = """
 import json, sys
@@ -21,22 +22,22 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import fashion_mnist as fm
 from pyimagesearch.cli import parse_args, written
 from pyimagesearch.datasets import load_fashion_mnist
-from pyimagesearch.training.distribute import choose_strategy
+from pyimagesearch.training.distribute import choose
 from pyimagesearch.pipeline import make_dataset
 from pyimagesearch.safety.supervisor import Supervisor
 
 ((trainX, trainY), (testX, testY)), _ = load_fashion_mnist(sys.argv[1])
-strategy = choose_strategy(True)
+place = choose(True)
 args = parse_args(["--epochs", "1", "--seed", "1", "--distribute", "--output", sys.argv[2]])
-model = fm.build_model(args, strategy, len(trainX))
+model = fm.build_model(args, place, len(trainX))
 with Supervisor(*written(args)) as run:
     run.prepare_folders(model)
     data = trainX, trainY, make_dataset(testX, testY, fm.EVAL_BS)
-    history = fm.train(model, args, data, run)
+    history = fm.train(model, args, data, run, place)
 kernel = model.layers[0].kernel  # a MirroredVariable: one copy per device
 copies = [v.numpy() for v in kernel.value.values]
 print(json.dumps({
-    "replicas": strategy.num_replicas_in_sync,
+    "replicas": place.replicas,
     "devices": [v.device for v in kernel.value.values],
     "updates": int(model.optimizer.iterations.numpy()),
     "copies_equal": bool((copies[0] == copies[1]).all()),
@@ -46,6 +47,7 @@ print(json.dumps({
 """
 
 
+@on_backend("tensorflow")
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path, tiny_data):
     result = subprocess.run([sys.executable, "-c", PROGRAM, str(tiny_data), str(tmp_path / "out")],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -96,6 +98,7 @@ def assert_same_weights(models):
 
 
 @pytest.mark.slow
+@on_backend("tensorflow")
 def test_two_workers_train_one_model_together(tmp_path, tiny_data):
     processes = start_workers(tmp_path, tiny_data, epochs=2)
     for process in processes:
@@ -110,6 +113,7 @@ def test_two_workers_train_one_model_together(tmp_path, tiny_data):
 
 
 @pytest.mark.slow
+@on_backend("tensorflow")
 def test_ctrl_c_on_one_worker_stops_both_at_the_same_step(tmp_path, tiny_data):
     processes = start_workers(tmp_path, tiny_data, epochs=200)
     seen = ""
@@ -124,3 +128,48 @@ def test_ctrl_c_on_one_worker_stops_both_at_the_same_step(tmp_path, tiny_data):
     updates = [int(model.optimizer.iterations) for model in models]
     assert updates[0] == updates[1] and 8 <= updates[0] <= 16  # stopped in epoch 3 or 4
     assert_same_weights(models)
+
+
+def run_jax(folder, data, *flags, env=None):
+    """fashion_mnist.py --distribute on JAX, seeded, writing into ``folder``."""
+    return subprocess.Popen(
+        [sys.executable, "-u", str(SCRIPT), "--distribute", "--seed", "1", "--dataset-dir",
+         str(data), "--output", str(folder), "--no-display", *flags], cwd=folder.parent,
+        env=user_env({"KERAS_BACKEND": "jax", **(env or {})}), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def weights_and_updates(folder):
+    import keras
+
+    model = keras.models.load_model(folder / "fashion_mnist.keras")
+    return model.get_weights(), int(model.optimizer.iterations)
+
+
+@on_backend("jax")
+def test_keras_data_parallel_over_two_cpu_devices(tmp_path, tiny_data):
+    process = run_jax(tmp_path / "out", tiny_data, "--epochs", "1",
+                      env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    assert "[INFO] training on 2 devices, a batch of 32 on each at every step" in out
+    assert weights_and_updates(tmp_path / "out")[1] == 4  # 256 images, 2 x 32 a step
+    assert "test accuracy" in out
+
+
+@pytest.mark.slow
+@on_backend("jax")
+def test_two_jax_processes_train_one_model_with_fit(tmp_path, tiny_data):
+    ports = free_ports(2)
+    processes = [run_jax(tmp_path / f"process{index}", tiny_data, "--epochs", "2", env={
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES": ",".join(f"127.0.0.1:{port}" for port in ports),
+        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": str(index)})
+        for index in range(2)]
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+        assert "[INFO] trained 2 epochs" in out and "test accuracy" in out
+    (first, updates), (second, again) = [weights_and_updates(tmp_path / f"process{index}")
+                                         for index in range(2)]
+    assert updates == again == 8  # 128 images a process, a batch of 32 on each device
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
