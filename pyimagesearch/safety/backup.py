@@ -8,7 +8,8 @@ and it keeps neither the training history nor the state of weight averaging. Thi
 backup is one file (NumPy's ``.npz``) written beside its final name and renamed over it,
 so a kill at any instant leaves either the previous backup or the new one, whole. It
 holds every variable of the model (weights, batch norm's statistics, and the state of
-the dropout layers' random generators), every variable of the optimizer (momentum, the
+the dropout layers' random generators; on PyTorch, its global random state, from which
+those layers draw), every variable of the optimizer (momentum, the
 update count the learning-rate schedule follows), the history, the seed of the input
 pipeline, and weight averaging's running sums.
 """
@@ -36,6 +37,7 @@ class State:
     def __init__(self, epoch, history, data_seed, swa, settings, arrays=None):
         self.epoch, self.history, self.data_seed = epoch, history, data_seed
         self.swa, self.settings, self.arrays = swa, settings, arrays
+        self.random_state = []  # the backend's global one, where a run draws on it
 
 
 class Backup(keras.callbacks.Callback):
@@ -60,6 +62,14 @@ class Backup(keras.callbacks.Callback):
         """The epochs that ran to their end, as ``History.history``."""
         return self.state.history
 
+    def on_train_batch_begin(self, batch, logs=None):
+        # the global random state as the killed run left it, put back only now: starting
+        # to train draws on it (PyTorch's data loader takes a seed from it), which a run
+        # never stopped did not do here
+        if self.state.random_state:
+            _set_global_random_state(self.state.random_state)
+            self.state.random_state = []
+
     def on_epoch_end(self, epoch, logs=None):
         if self.guard.epochs_done != epoch + 1:  # cut short: its weights are mid-epoch
             return
@@ -82,7 +92,8 @@ class Backup(keras.callbacks.Callback):
 def save(path, model, state):
     """Write ``model``'s and its optimizer's variables and ``state`` to ``path`` atomically."""
     arrays = {**_numbered("model", model.variables),
-              **_numbered("optimizer", model.optimizer.variables)}
+              **_numbered("optimizer", model.optimizer.variables),
+              **_numbered("rng", _global_random_state())}
     swa_count = 0
     if state.swa is not None:
         sums, swa_count = state.swa
@@ -178,7 +189,7 @@ def _read(path):
     if not (isinstance(meta, dict)
             and all(isinstance(meta.get(key), kind) for key, kind in META.items())):
         return None, None
-    for prefix in ("model", "optimizer", "swa"):  # numbered 0, 1, ... with none missing
+    for prefix in ("model", "optimizer", "swa", "rng"):  # numbered 0, 1, ... none missing
         count = sum(name.startswith(f"{prefix}_") for name in arrays)
         if any(f"{prefix}_{i}" not in arrays for i in range(count)):
             return None, None
@@ -200,7 +211,33 @@ def restore(model, state):
                             "the first epoch")
         for variable, value in zip(variables, saved):
             variable.assign(value)
+    state.random_state = _unnumbered(state.arrays, "rng")  # put back as training begins
     state.arrays = None  # the memory they held
+
+
+def _global_random_state():
+    """The backend's global random state, where a run's randomness draws on it: PyTorch's
+    (Keras's dropout takes its masks from it when its layers were given no seed, as
+    MiniVGGNet's are; TensorFlow and JAX draw them from the layers' own seed variables)."""
+    if keras.backend.backend() != "torch":
+        return []
+    import torch
+
+    states = [torch.get_rng_state()]
+    if torch.cuda.is_available():
+        states += torch.cuda.get_rng_state_all()
+    return [state.numpy() for state in states]
+
+
+def _set_global_random_state(arrays):
+    """Put back what :func:`_global_random_state` gave, if anything."""
+    if not arrays or keras.backend.backend() != "torch":
+        return
+    import torch
+
+    torch.set_rng_state(torch.from_numpy(arrays[0]))
+    if torch.cuda.is_available() and len(arrays) - 1 == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([torch.from_numpy(state) for state in arrays[1:]])
 
 
 def remove(path):
