@@ -79,7 +79,7 @@ def read_bytes(path):
         if path.stat().st_size > MAX_BYTES:
             raise UserError(f"{shown(path)} is {path.stat().st_size / 1e6:,.0f} MB, larger than "
                             f"any picture this program reads")
-        return np.frombuffer(path.read_bytes(), np.uint8)
+        return path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{shown(path)} does not exist") from None
     except IsADirectoryError:
@@ -88,13 +88,22 @@ def read_bytes(path):
         raise UserError(f"cannot read {shown(path)} ({reason(error)})") from None
 
 
+def jpeg_cut_short(data):
+    """Whether the JPEG in ``data`` (its bytes) ends before its end-of-image marker, as a
+    file cut off in a download or a copy does. Not every libjpeg says so itself."""
+    position = 2  # past the start-of-image marker: the segments up to the scan, by their lengths
+    while position + 4 <= len(data) and data[position] == 0xFF and data[position + 1] != 0xDA:
+        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+    return data.find(b"\xff\xd9", position) == -1
+
+
 def decode(data, flags, name):
-    """The picture in ``data`` as OpenCV decodes it with ``flags``, and what its decoder
+    """The picture in ``data`` (its bytes) as OpenCV decodes it with ``flags``, and what its decoder
     said (a damaged JPEG's warnings, say), or ``UserError`` naming it if it cannot."""
     image, refusal = None, ""
     with native_stderr_captured() as said:
         try:
-            image = cv2.imdecode(data, flags)
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
         except cv2.error as error:  # OpenCV 5 raises for a size past its limit
             refusal = str(error)
     if "CV_IO_MAX_IMAGE_PIXELS" in said.text + refusal:  # OpenCV 4 only says so
@@ -128,6 +137,8 @@ def read_picture(path, notes=None):
             # without transparency: decoded again so OpenCV applies the EXIF orientation
             # (IMREAD_UNCHANGED ignores it), keeping 16 bits
             image, said = decode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH, path)
+    if not said and kind in ("JPEG", "MPO") and jpeg_cut_short(data):
+        said = "its data ends before its end-of-image marker"
     if said and notes is not None:
         notes.append(f"{shown(path)} is damaged ({said}); it was classified as far as it "
                      f"could be read")

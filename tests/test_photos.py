@@ -269,7 +269,17 @@ def test_a_damaged_jpeg_is_read_or_refused_and_its_decoder_says_nothing_itself(t
     result = subprocess.run([sys.executable, "-c", program, str(tmp_path / "cut.jpg")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stderr == ""  # libjpeg's own lines are kept
-    if result.stdout.startswith("1 "):  # OpenCV 4: what it could read, with a note
+    if result.stdout.startswith("1 "):  # OpenCV 4: what it could read, with a note (its own
+        # libjpeg's words from 4.10 on, this module's before, where libjpeg says nothing)
         assert "cut.jpg is damaged (" in result.stdout and "classified as far as" in result.stdout
     else:  # OpenCV 5 reads no part of it
         assert "cut.jpg is not a picture OpenCV can read" in result.stdout
+
+
+def test_a_jpeg_cut_short_is_told_from_a_whole_one_and_one_with_more_after_its_end():
+    whole = cv2.imencode(".jpg", as_photo(shirt()))[1].tobytes()
+    assert not photos.jpeg_cut_short(whole)
+    assert photos.jpeg_cut_short(whole[:len(whole) * 2 // 3])
+    assert photos.jpeg_cut_short(whole[:-2]) and photos.jpeg_cut_short(whole[:3])
+    # a phone's motion photo: a video after the picture's end; the end is still there
+    assert not photos.jpeg_cut_short(whole + b"\x00\x00\x00\x18ftypmp42" + bytes(500))

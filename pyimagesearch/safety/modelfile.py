@@ -1,10 +1,12 @@
 """The trained model on disk: saved whole or not at all, somewhere if not where asked,
 and checked when loaded."""
 
+import json
 import zipfile
 from pathlib import Path
 
 import keras
+from packaging.version import InvalidVersion, Version  # Keras's own dependency
 
 from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
 from pyimagesearch.safety.errors import UserError, reason, summary
@@ -47,6 +49,16 @@ def _try_to_save(model, path):
             return reason(error)
 
 
+def keras_version(path):
+    """The version of Keras that saved the .keras file at ``path`` (from the metadata.json
+    it holds), or None where it does not say."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return Version(json.loads(archive.read("metadata.json"))["keras_version"])
+    except (OSError, KeyError, ValueError, TypeError, InvalidVersion, zipfile.BadZipFile):
+        return None
+
+
 def load_model(path, image_shape=(28, 28), classes=10):
     """Load a model saved by an earlier run and check that it takes grayscale images of
     ``image_shape`` and gives ``classes`` probabilities."""
@@ -63,6 +75,11 @@ def load_model(path, image_shape=(28, 28), classes=10):
         # another backend's (PyTorch's SGD is a class of its own), which this one cannot make
         model = keras.models.load_model(path, compile=False)
     except Exception as error:
+        saved_by = keras_version(path)
+        if saved_by and saved_by > Version(keras.__version__):  # a format this Keras predates
+            raise UserError(f"{path} was saved by Keras {saved_by}, newer than this "
+                            f"environment's {keras.__version__}; upgrade it (pip install -U "
+                            f"keras) to load the model") from None
         raise UserError(f"{path} is not a Keras model this program can load ({summary(error)}); "
                         f"pass a .keras file saved by fashion_mnist.py") from None
     expected_input = ((1, *image_shape) if keras.backend.image_data_format() == "channels_first"
