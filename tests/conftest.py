@@ -7,6 +7,7 @@ import gzip
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,18 @@ def no_display_and_no_dataset_variable(monkeypatch):
     the runs in a new process."""
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "FASHION_MNIST_DIR"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def stop_signals_left_as_found():
+    """Every test leaves the stop signals' handlers as it found them: a run in the process
+    installs its own and must give them back (notebooks run many in one kernel)."""
+    stop_signals = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                    if hasattr(signal, name)]
+    before = {number: signal.getsignal(number) for number in stop_signals}
+    yield
+    after = {number: signal.getsignal(number) for number in stop_signals}
+    assert after == before, "a stop signal's handler was left changed"
 
 
 @pytest.fixture
