@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pyimagesearch.safety.errors import UserError, summary
+from pyimagesearch.safety.text import shown
 
 LABEL_NAMES = ["top", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot"]
@@ -37,6 +38,7 @@ INSTALL_HINT = (
 
 # magic number -> (what the file must hold, number of dimensions)
 _IDX_KINDS = {0x0803: ("images", 3), 0x0801: ("labels", 1)}
+MAX_IDX_BYTES = 2**30  # Fashion-MNIST's largest file holds 47 MB
 
 
 class DatasetError(UserError):
@@ -46,31 +48,37 @@ class DatasetError(UserError):
 def read_idx(path):
     """Read one IDX file of unsigned bytes (gzipped or not) into a uint8 array.
 
-    The header's magic number, dimensions and the payload's length are all
-    checked; anything wrong raises ``DatasetError`` naming the file.
+    The header's magic number, dimensions and the payload's length are all checked, and no
+    more is read or decompressed than the header announces (at most ``MAX_IDX_BYTES``);
+    anything wrong raises ``DatasetError`` naming the file.
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with path.open("rb") as file:
+            gzipped = file.read(2) == b"\x1f\x8b"
+        with (gzip.open if gzipped else open)(path, "rb") as file:
+            magic = int.from_bytes(file.read(4), "big")
+            if magic not in _IDX_KINDS:
+                raise DatasetError(f"{shown(path)} is not an IDX file of unsigned bytes (bad "
+                                   f"header)")
+            _, ndim = _IDX_KINDS[magic]
+            dimensions = file.read(4 * ndim)
+            if len(dimensions) < 4 * ndim:
+                raise DatasetError(f"{shown(path)} is truncated: its header is incomplete")
+            shape = tuple(int.from_bytes(dimensions[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
+            size = math.prod(shape)  # Python ints: no overflow past 2**63
+            if size > MAX_IDX_BYTES:
+                raise DatasetError(f"{shown(path)} announces {size:,} bytes for shape {shape}, "
+                                   f"more than any Fashion-MNIST file holds")
+            payload = file.read(size + 1)  # one byte more tells a file that is too long
     except (OSError, EOFError, zlib.error) as error:
-        raise DatasetError(f"cannot read {path}: {error}") from None
-
-    magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-    if magic not in _IDX_KINDS:
-        raise DatasetError(f"{path} is not an IDX file of unsigned bytes (bad header)")
-    _, ndim = _IDX_KINDS[magic]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path} is truncated: its header is incomplete")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = header + math.prod(shape)  # Python ints: no overflow past 2**63
-    if len(raw) != expected:
-        raise DatasetError(
-            f"{path} should hold {expected:,} bytes for shape {shape} but holds {len(raw):,}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+        raise DatasetError(f"cannot read {shown(path)}: {error}") from None
+    if len(payload) != size:
+        header = 4 + 4 * ndim
+        holds = "more" if len(payload) > size else f"{header + len(payload):,}"
+        raise DatasetError(f"{shown(path)} should hold {header + size:,} bytes for shape "
+                           f"{shape} but holds {holds}")
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
 
 
 def _find_file(folder, name):

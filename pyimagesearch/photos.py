@@ -34,6 +34,7 @@ the paper leaves a choice open, this module makes it so:
 
 import io
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +75,16 @@ def header_size(data):
 
 def read_bytes(path):
     """The bytes of the file at ``path``; ``UserError`` naming it, in a sentence, if it
-    cannot be read (missing, a folder, not this user's to read, too large)."""
+    cannot be read (missing, a folder or a device, not this user's to read, too large)."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise UserError(f"{shown(path)} is {path.stat().st_size / 1e6:,.0f} MB, larger than "
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a device or a pipe would be read forever
+            raise UserError(f"{shown(path)} is not a file")
+        if status.st_size > MAX_BYTES:
+            raise UserError(f"{shown(path)} is {status.st_size / 1e6:,.0f} MB, larger than "
                             f"any picture this program reads")
-        return path.read_bytes()
+        with path.open("rb") as file:
+            return file.read(MAX_BYTES + 1)  # as large as it was, should it have grown since
     except FileNotFoundError:
         raise UserError(f"{shown(path)} does not exist") from None
     except IsADirectoryError:

@@ -141,3 +141,20 @@ def test_swapped_image_and_label_files_are_named_so(tmp_path):
     labels.write_bytes(images.read_bytes())  # labels in both
     with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte.gz is a labels file"):
         load_fashion_mnist(tmp_path)
+
+
+def test_a_file_announcing_more_than_any_fashion_mnist_is_refused_unread(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    header = idx_bytes(np.zeros((1, 28, 28), np.uint8))[:16]
+    path.write_bytes(gzip.compress(header[:4] + (10**8).to_bytes(4, "big") + header[8:]))
+    with pytest.raises(DatasetError, match=r"announces 78,400,000,000 bytes for shape "
+                                           r"\(100000000, 28, 28\)"):
+        read_idx(path)
+
+
+def test_a_gzip_that_decompresses_past_its_header_is_not_decompressed_whole(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bomb = gzip.compress(idx_bytes(np.zeros(10, np.uint8)) + bytes(50_000_000), 9)
+    path.write_bytes(bomb)  # 50 KB that would decompress to 50 MB
+    with pytest.raises(DatasetError, match="should hold 18 bytes for shape .10,. but holds more"):
+        read_idx(path)

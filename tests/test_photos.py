@@ -2,8 +2,10 @@
 turned the right way up, bad files named; and, on the real test set, photo-like pictures
 that convert back close to the original and are classified as it is."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -101,6 +103,14 @@ def test_files_that_are_not_pictures_are_named(tmp_path, name, content, phrase):
         (tmp_path / name).write_bytes(content)
     with pytest.raises(UserError, match=phrase):
         photos.to_fashion_mnist(tmp_path / name)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_device_or_a_pipe_is_refused_not_read_forever(tmp_path):
+    os.mkfifo(tmp_path / "pipe.jpg")  # no writer: opening it would wait for ever
+    for path in [tmp_path / "pipe.jpg", Path(os.devnull)]:
+        with pytest.raises(UserError, match=f"{path.name} is not a file"):
+            photos.to_fashion_mnist(path)
 
 
 def test_a_picture_of_one_colour_has_nothing_to_trim_to(tmp_path):
@@ -283,3 +293,10 @@ def test_a_jpeg_cut_short_is_told_from_a_whole_one_and_one_with_more_after_its_e
     assert photos.jpeg_cut_short(whole[:-2]) and photos.jpeg_cut_short(whole[:3])
     # a phone's motion photo: a video after the picture's end; the end is still there
     assert not photos.jpeg_cut_short(whole + b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+
+
+def test_a_pixel_limit_that_is_not_a_number_is_replaced_by_the_default():
+    result = subprocess.run([sys.executable, "-c", "from pyimagesearch import photos; "
+                             "print(photos.MAX_PIXELS)"], cwd=ROOT, capture_output=True,
+                            text=True, env={**os.environ, "OPENCV_IO_MAX_IMAGE_PIXELS": "1e9"})
+    assert result.stdout.strip() == "50000000", result.stderr

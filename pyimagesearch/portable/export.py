@@ -300,15 +300,19 @@ def export_all(model, destinations, data, run, seed=None):
                   file=sys.stderr)
             return
         print(f"[INFO] exporting the model as {format} to {shown(path)}...")
-        run.write([(format, path, lambda: export(model, format, path, calibration))], then=later)
-        if not path.exists():
-            continue
-        result = check(format, path, testX, testY, keras_probabilities)
-        print(f"[INFO] {format}: {result.size / 1e6:.2f} MB, test accuracy "
-              f"{result.accuracy:.4f} (Keras {accuracy:.4f}), labels {result.agreement:.2%} "
-              f"of the test images as Keras does, largest probability difference "
-              f"{result.difference:.2g}, {result.images_per_second:,.0f} images/s")
-        failure = judge(format, result, accuracy)
+        if path not in run.write([(format, path, lambda: export(model, format, path,
+                                                                calibration))], then=later):
+            continue  # said; what is there is an earlier run's, not this one's to check
+        try:
+            result = check(format, path, testX, testY, keras_probabilities)
+        except Exception as error:  # noqa: BLE001 - its runtime cannot run what was written
+            failure = f"its runtime could not run it ({summary(error)})"
+        else:
+            print(f"[INFO] {format}: {result.size / 1e6:.2f} MB, test accuracy "
+                  f"{result.accuracy:.4f} (Keras {accuracy:.4f}), labels {result.agreement:.2%}"
+                  f" of the test images as Keras does, largest probability difference "
+                  f"{result.difference:.2g}, {result.images_per_second:,.0f} images/s")
+            failure = judge(format, result, accuracy)
         if failure is not None:
             _remove(path)
             print(f"[WARNING] {format} failed its check: {failure}; {shown(path)} was removed",

@@ -88,7 +88,7 @@ def keras_start():
         import cv2  # noqa: F401
     except KeyboardInterrupt:
         print("\n[INFO] interrupted while starting Keras: nothing was done", file=sys.stderr)
-        interrupts.exit_at_once(interrupts.exit_code(signal.SIGINT))
+        interrupts.leave(interrupts.exit_code(signal.SIGINT))  # a notebook's kernel lives on
     except ImportError as error:
         missing = getattr(error, "name", None) or ""
         if missing.split(".")[0] in ("keras", *BACKENDS):

@@ -126,18 +126,26 @@ class Exports:
     converters that write a few bytes (sending ``signals`` stop signals to this process
     while the first format is written) and whose checks all pass."""
 
-    def __init__(self, monkeypatch, signals):
-        self.written = []
+    def __init__(self, monkeypatch, signals=0, fails=(), runs_not=()):
+        self.written, self.checked = [], []
 
         def convert(model, format, path, calibration=None):
+            if format in fails:
+                raise export.ExportFailed(f"the {format} converter failed")
             path.write_bytes(b"a model")
             self.written.append(format)
             if len(self.written) == 1:
                 for _ in range(signals):
                     os.kill(os.getpid(), signal.SIGINT)
 
+        def check(format, *args):
+            self.checked.append(format)
+            if format in runs_not:
+                raise UserError("it could not be run (Reshape: no such shape)")
+            return export.Check(7, 1.0, 1.0, 0.0, 1.0)
+
         monkeypatch.setattr(export, "export", convert)
-        monkeypatch.setattr(export, "check", lambda *args: export.Check(7, 1.0, 1.0, 0.0, 1.0))
+        monkeypatch.setattr(export, "check", check)
 
     def predict(self, images, batch_size=None, verbose=0):
         return np.full((len(images), 10), 0.1, np.float32)
@@ -174,3 +182,26 @@ def test_a_second_signal_names_every_format_not_written(tmp_path, monkeypatch):
         export_three(tmp_path, Exports(monkeypatch, signals=2))
     assert stop.value.note == ("interrupted twice: stopped at once; not written: m.tflite, "
                                "m.onnx, m-savedmodel (any there are from an earlier run)")
+
+
+def test_an_export_that_fails_leaves_an_earlier_runs_file_unchecked(tmp_path, capsys,
+                                                                      monkeypatch):
+    earlier = tmp_path / "out" / "m.tflite"
+    earlier.parent.mkdir()
+    earlier.write_bytes(b"an earlier run's model")
+    exports = Exports(monkeypatch, fails=["litert"])
+    assert export_three(tmp_path, exports) == 1
+    assert exports.checked == ["onnx", "saved-model"]  # not the earlier run's file
+    assert earlier.read_bytes() == b"an earlier run's model"
+    assert "could not write" in capsys.readouterr().err
+
+
+def test_an_export_its_runtime_cannot_run_is_removed_and_the_others_go_on(tmp_path, capsys,
+                                                                         monkeypatch):
+    exports = Exports(monkeypatch, runs_not=["onnx"])
+    assert export_three(tmp_path, exports) == 1
+    assert exports.checked == ["litert", "onnx", "saved-model"]
+    assert not (tmp_path / "out" / "m.onnx").exists()
+    assert (tmp_path / "out" / "m.tflite").is_file()
+    assert ("[WARNING] onnx failed its check: its runtime could not run it (it could not be "
+            "run (Reshape: no such shape))") in capsys.readouterr().err

@@ -30,3 +30,20 @@ def test_onednn_kernels_are_asked_for_on_x86_unless_the_user_says_otherwise(user
         assert (setting, enabled) == ("1", "True")
     else:  # left to TensorFlow's own choice
         assert setting == "None"
+
+
+@pytest.mark.parametrize("kernel", [False, True])
+def test_ctrl_c_while_keras_starts_ends_a_program_but_not_a_notebooks_kernel(kernel):
+    start = ("import sys, types\n"
+             + ("ipython = types.ModuleType('IPython')\nipython.get_ipython = lambda: object()\n"
+                "sys.modules['IPython'] = ipython\n" if kernel else "")
+             + "from pyimagesearch.training import backend\n"
+               "try:\n    with backend.keras_start():\n        raise KeyboardInterrupt\n"
+               "except SystemExit as stop:\n    print('the kernel lives on', stop.code)\n")
+    result = subprocess.run([sys.executable, "-c", start], cwd=ROOT, env=user_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert "interrupted while starting Keras: nothing was done" in result.stderr
+    if kernel:
+        assert (result.returncode, result.stdout) == (0, "the kernel lives on 130\n")
+    else:
+        assert (result.returncode, result.stdout) == (130, "")
