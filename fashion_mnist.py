@@ -251,9 +251,9 @@ def main(argv=None):
     args = cli.parse_args(argv, epochs=NUM_EPOCHS, lr=INIT_LR, batch_size=BS)
     with Supervisor(*cli.written(args)) as run:
         print(f"[INFO] running with {backend.versions()}")
-        if cli.ignored(args):
+        if args.unused:
             print(f"[WARNING] --load takes the model as it was trained: "
-                  f"{', '.join(cli.ignored(args))} not used", file=sys.stderr)
+                  f"{', '.join(args.unused)} not used", file=sys.stderr)
         pictures = read_pictures(args.classify, run)
         if pictures and args.load and not args.export:
             return classify_only(args, pictures, run)
@@ -261,6 +261,7 @@ def main(argv=None):
         # load the data, and reshape it to the backend's channel order
         (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
         place = start_backend(args)
+        place.check_share(len(trainX))
         trainX, testX = add_channel_axis(trainX), add_channel_axis(testX)
         testData = make_dataset(testX, testY, EVAL_BS)  # scaled to [0, 1], labels one-hot
 

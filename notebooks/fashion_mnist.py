@@ -21,11 +21,12 @@ from pathlib import Path
 PROJECT = ""  # the project's git address, where this notebook runs without its folder
 
 if importlib.util.find_spec("pyimagesearch") is None:
-    root = next((folder for folder in [Path.cwd(), *Path.cwd().parents]
+    clone = Path.cwd() / "fashion-mnist"  # where PROJECT is fetched to (before a restart, say)
+    root = next((folder for folder in [Path.cwd(), *Path.cwd().parents, clone]
                  if (folder / "pyimagesearch" / "minivggnet.py").is_file()), None)
     if root is None and PROJECT:
-        subprocess.run(["git", "clone", "--depth", "1", PROJECT, "fashion-mnist"], check=True)
-        root = Path("fashion-mnist").resolve()
+        subprocess.run(["git", "clone", "--depth", "1", PROJECT, str(clone)], check=True)
+        root = clone
     if root is None:
         raise RuntimeError("set PROJECT to the project's git address, or open this notebook "
                            "from the project's folder")

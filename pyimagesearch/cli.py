@@ -92,13 +92,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def parse_args(argv=None, epochs=25, lr=1e-2, batch_size=32):
     """Parse the command line and check its flags (see :func:`check_inputs`); ``epochs``,
     ``lr`` and ``batch_size`` are the chapter's defaults, which the returned namespace keeps
-    as ``chapter`` for comparison. ``model`` is where the model is saved, given or not."""
+    as ``chapter`` for comparison. ``model`` is where the model is saved, given or not;
+    ``unused``, the training flags given with --load (see :func:`ignored`)."""
     parser = make_parser(epochs, lr, batch_size)
     args = parser.parse_args(argv)
     args.model = args.model or args.output / "fashion_mnist.keras"
     conflict = conflicting_flags(args)
     if conflict:
         parser.error(conflict)  # exit code 2, as for any wrong flag
+    args.unused = ignored(args)  # with --load: named by the run, and set back to their defaults
+    for flag in args.unused:
+        name = flag[2:].replace("-", "_")
+        setattr(args, name, parser.get_default(name))
     check_inputs(args)
     return args
 
@@ -168,7 +173,7 @@ def make_parser(epochs=25, lr=1e-2, batch_size=32):
                              "model just trained or --load-ed: the three likeliest labels of each, "
                              "and classified.png")
     parser.add_argument("--export", nargs="+", choices=list(export.SUFFIXES), metavar="FORMAT",
-                        help="after training or with --load, write the model beside it for "
+                        help="after training or with --load, write the model beside --model for "
                              "other runtimes, each checked on the test images by its own: "
                              "litert (.tflite), litert-int8 (full-integer), onnx, saved-model "
                              "(see requirements-export.txt)")
@@ -258,8 +263,9 @@ def check_inputs(args):
     if args.export and name != "tensorflow":
         raise UserError(f"--export converts with TensorFlow, and Keras runs on {name} here: "
                         f"export from an environment with TensorFlow (KERAS_BACKEND=tensorflow) "
-                        f"with --load {args.model} --export {' '.join(args.export)}; a .keras "
-                        f"model trained on any backend loads there")
+                        f"with --load {args.load or args.model} --export "
+                        f"{' '.join(args.export)}; a .keras model trained on any backend loads "
+                        f"there")
     if args.distribute and name == "torch":
         raise UserError("--distribute trains with Keras's distribution API, which runs on JAX, "
                         "or with TensorFlow's strategies: set KERAS_BACKEND=jax or tensorflow")

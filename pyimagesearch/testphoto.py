@@ -39,7 +39,7 @@ def main(argv=None):
     from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
 
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or not argv[0].isdigit():
+    if len(argv) != 2 or not (argv[0].isascii() and argv[0].isdigit() and len(argv[0]) < 9):
         sys.exit("usage: python -m pyimagesearch.testphoto TEST_IMAGE_NUMBER PICTURE.jpg")
     index, path = int(argv[0]), Path(argv[1])
     try:

@@ -2,6 +2,7 @@
 ``python -m pyimagesearch.classify`` with a .tflite or .onnx model, without TensorFlow."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -98,3 +99,15 @@ def test_a_damaged_tflite_model_is_refused_in_one_sentence(tmp_path):
     assert "not a LiteRT model this program can run" in result.stderr or \
         "pip install ai-edge-litert" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist.tflite", "fashion_mnist.onnx"])
+def test_an_exported_model_named_in_any_encoding_runs(tmp_path, exported, name):
+    if exported is None:
+        pytest.skip("the export extras are not installed (requirements-export.txt)")
+    from pyimagesearch.portable.runtimes import PortableModel
+
+    odd = tmp_path / os.fsdecode(b"mod\xe8le-" + name.encode())  # Latin-1, not UTF-8
+    shutil.copyfile(exported / name, odd)
+    probabilities = PortableModel(odd).predict(np.zeros((2, 28, 28, 1), np.float32))
+    assert probabilities.shape == (2, 10)

@@ -107,11 +107,13 @@ def test_numbers_no_run_could_use_are_refused_as_flags(capsys, flag, value):
     assert refused.value.code == 2 and value in capsys.readouterr().err
 
 
-def test_training_flags_given_with_load_are_named_as_not_used():
+def test_training_flags_given_with_load_are_named_as_not_used_and_not_used():
     args = cli.parse_args(["--load", __file__, "--epochs", "3", "--augment", "--tta", "--seed",
-                           "1"])
-    assert cli.ignored(args) == ["--epochs", "--augment"]  # --tta and --seed are used
-    assert cli.ignored(cli.parse_args(["--epochs", "3"])) == []  # training: all are used
+                           "1", "--limit", "70000", "--distribute"])
+    assert args.unused == ["--epochs", "--augment", "--distribute", "--limit"]  # not --tta, --seed
+    assert (args.epochs, args.augment, args.limit, args.distribute) == (25, False, None, False)
+    assert (args.tta, args.seed) == (True, 1)
+    assert cli.parse_args(["--epochs", "3"]).unused == []  # training: all are used
 
 
 def test_a_model_path_that_is_a_folder_is_refused(tmp_path):

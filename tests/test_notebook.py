@@ -5,6 +5,7 @@ shows its pictures inline, draws Keras's progress bar, runs twice, and keeps its
 when the kernel is interrupted, leaving no handler or lock behind."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -51,8 +52,12 @@ def test_the_notebook_runs_and_reports_as_the_program_does(tmp_path, capsys, mon
     (tmp_path / "run").mkdir()
     for name, value in kernel_env(data).items():
         monkeypatch.setenv(name, value)  # the kernel starts with this process's environment
+    handler = signal.getsignal(signal.SIGINT)
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path / "run")}}).execute()
+    # nbclient's event loop leaves Python's own Ctrl-C handler behind, whatever it found (an
+    # ignored SIGINT, in a job started with &): put back what was there
+    signal.signal(signal.SIGINT, handler)
 
     printed = "".join(output.get("text", "") for cell in notebook.cells
                       for output in cell.get("outputs", []) if output.output_type == "stream")

@@ -19,3 +19,9 @@ def test_the_photo_tool_makes_a_picture_of_a_test_image(tmp_path, capsys, monkey
     with pytest.raises(SystemExit, match="usage: python -m pyimagesearch.testphoto"):
         testphoto.main(["boot.jpg"])
 
+
+
+@pytest.mark.parametrize("number", ["²", "9" * 5000, "-1", "3.0"])
+def test_a_number_int_cannot_read_or_no_test_image_has_is_a_usage_line(number):
+    with pytest.raises(SystemExit, match="usage: python -m pyimagesearch.testphoto"):
+        testphoto.main([number, "x.jpg"])

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.safety.errors import UserError, summary
+from pyimagesearch.safety.errors import UserError, reason, summary
 from pyimagesearch.safety.streams import native_stderr_muted
+from pyimagesearch.safety.text import shown
 
 SUFFIXES = {".tflite": "LiteRT", ".onnx": "ONNX"}
 # the runtime each kind of file runs in: module, and the package that has it
@@ -42,27 +43,32 @@ class PortableModel:
         self.path = Path(path)
         kind = SUFFIXES.get(self.path.suffix.lower())
         if kind is None:
-            raise UserError(f"{path} is not a .tflite or .onnx file")
+            raise UserError(f"{shown(path)} is not a .tflite or .onnx file")
         package = missing_runtime(self.path)
         if package:
             raise UserError(f"running {self.path.name} needs the {kind} runtime: "
                             f"pip install {package} (or {INSTALL})")
         try:
+            content = self.path.read_bytes()  # given by its bytes: a name in any encoding
+        except OSError as error:
+            raise UserError(f"cannot read {shown(path)} ({reason(error)})") from None
+        try:
             with native_stderr_muted():  # the runtime's notes on start-up ("XNNPACK")
-                self._open_litert() if kind == "LiteRT" else self._open_onnx()
+                self._open_litert(content) if kind == "LiteRT" else self._open_onnx(content)
         except Exception as error:  # noqa: BLE001 - any damage looks the same to the user
-            raise UserError(f"{path} is not a {kind} model this program can run "
+            raise UserError(f"{shown(path)} is not a {kind} model this program can run "
                             f"({summary(error)}); pass a file written by fashion_mnist.py "
                             f"--export") from None
         if tuple(self.input_shape[1:]) != image_shape or self.output_shape[-1] != classes:
-            raise UserError(f"{path} takes {self.input_shape} and gives {self.output_shape}, but "
-                            f"Fashion-MNIST needs (n, {', '.join(map(str, image_shape))}) in "
-                            f"and (n, {classes}) out; pass a model exported by fashion_mnist.py")
+            raise UserError(f"{shown(path)} takes {self.input_shape} and gives "
+                            f"{self.output_shape}, but Fashion-MNIST needs "
+                            f"(n, {', '.join(map(str, image_shape))}) in and (n, {classes}) out; "
+                            f"pass a model exported by fashion_mnist.py")
 
-    def _open_litert(self):
+    def _open_litert(self, content):
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interpreter = Interpreter(model_path=str(self.path))
+        self._interpreter = Interpreter(model_content=content)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -70,12 +76,12 @@ class PortableModel:
         self.output_shape = tuple(int(n) for n in self._output["shape_signature"])
         self.input_dtype = np.dtype(self._input["dtype"])
 
-    def _open_onnx(self):
+    def _open_onnx(self, content):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # its warnings about the CPU, not the user's concern
-        self._session = onnxruntime.InferenceSession(str(self.path), options,
+        self._session = onnxruntime.InferenceSession(content, options,
                                                      providers=["CPUExecutionProvider"])
         self._input, self._output = self._session.get_inputs()[0], self._session.get_outputs()[0]
         self.input_shape = tuple(self._input.shape)
@@ -89,8 +95,8 @@ class PortableModel:
             return np.concatenate([self._predict(images[start:start + batch_size])
                                    for start in range(0, len(images), batch_size)])
         except Exception as error:  # noqa: BLE001 - a file that loads, but does not run
-            raise UserError(f"{self.path} could not be run ({summary(error)}); pass a file "
-                            f"written by fashion_mnist.py --export") from None
+            raise UserError(f"{shown(self.path)} could not be run ({summary(error)}); pass a "
+                            f"file written by fashion_mnist.py --export") from None
 
     def _predict(self, batch):
         if hasattr(self, "_session"):

@@ -93,7 +93,7 @@ def folder_replaced(path):
         os.chmod(temporary, 0o777 & ~_umask())  # made 0700: now the umask's mode
         old = None
         if path.exists():
-            old = path.with_name(f".{path.name}-old-{os.getpid()}")
+            old = path.with_name(f".{path.name}-{secrets.token_hex(4)}")  # if left: stale
             os.replace(path, old)
         os.replace(temporary, path)
         if old is not None:

@@ -70,8 +70,9 @@ class Supervisor:
         for folder, what in self._folders():
             check_folder(folder, what)
         for path, flag in self._locks():  # a live run's folder: refused at once
-            if holder(path):
-                self._refuse(path, flag, holder(path))
+            other = holder(path)
+            if other:
+                self._refuse(path, flag, other)
 
     def __enter__(self):
         return self
@@ -105,7 +106,7 @@ class Supervisor:
     def _refuse(self, path, flag, holder):
         what = "its model" if flag == "--model" else "its files"
         raise UserError(f"another run ({holder}) is writing {what} where this one would "
-                        f"({path.parent}); wait for it to end, or choose another {flag}")
+                        f"({shown(path.parent)}); wait for it to end, or choose another {flag}")
 
     def prepare_folders(self, model=None):
         """Create the folders once all are checked, with room for ``model`` and its backup
@@ -316,9 +317,9 @@ def supervise(main, argv=None):
             print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
             code = interrupts.exit_code(stop.signum)
         except OSError as error:  # a path that cannot even be looked at: not this user's, say
-            where = f" for {shown(error.filename)}" if error.filename else ""
-            print(f"error: {reason(error)}{where}; check the path, or choose another",
-                  file=sys.stderr)
+            where = (f" for {shown(error.filename)}; check the path, or choose another"
+                     if error.filename else "")
+            print(f"error: {reason(error)}{where}", file=sys.stderr)
             code = 1
         return code or (1 if out.failure else 0)
 

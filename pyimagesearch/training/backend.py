@@ -93,7 +93,8 @@ def keras_start():
         missing = getattr(error, "name", None) or ""
         if missing.split(".")[0] in ("keras", *BACKENDS):
             sys.exit(f"error: {missing_backend(missing.split('.')[0], name, where)}")
-        if "cv2" not in repr(error) and ".so" not in str(error):
+        if "cv2" not in repr(error) and not any(library in str(error)
+                                                for library in (".so", "DLL")):
             raise
         sys.exit(f"error: OpenCV cannot load ({error}); on Debian or Ubuntu run 'apt-get install "
                  f"libgl1 libglib2.0-0', or, on a machine that never shows a window, "

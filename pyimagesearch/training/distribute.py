@@ -11,6 +11,7 @@ import numpy as np
 
 from pyimagesearch.safety.errors import UserError
 from pyimagesearch.safety.streams import progress_bars
+from pyimagesearch.safety.text import plural
 
 
 class Placement:
@@ -23,6 +24,13 @@ class Placement:
                  strategy=None):
         self.scope, self.replicas, self.worker, self.workers = scope, replicas, worker, workers
         self.strategy = strategy
+
+    def check_share(self, images):
+        """Raise ``UserError`` where ``images`` training images are too few to give every
+        process one."""
+        if images < self.workers:
+            raise UserError(f"{plural(images, 'training image')} cannot be shared among "
+                            f"{self.workers} processes; give --limit {self.workers} at least")
 
     @property
     def batch_scale(self):

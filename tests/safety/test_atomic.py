@@ -56,3 +56,22 @@ def test_a_failed_write_is_cleaned_up_without_noise(capsys):
         leaky = Leaky()
         del leaky  # its error is "unraisable": Python would print it with a traceback
     assert capsys.readouterr().err == ""
+
+
+def test_a_folder_a_kill_left_aside_mid_replacement_is_stale(tmp_path, monkeypatch):
+    folder = tmp_path / "m-savedmodel"
+    folder.mkdir()
+    replace, calls = os.replace, []
+
+    def killed_between(source, destination):
+        calls.append(destination)
+        if len(calls) == 2:  # the earlier folder is aside, the new one not yet in place
+            raise KeyboardInterrupt
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", killed_between)
+    with pytest.raises(KeyboardInterrupt), atomic.folder_replaced(folder) as temporary:
+        (temporary / "saved_model.pb").write_bytes(b"")
+    monkeypatch.undo()
+    assert [path.name for path in atomic.remove_stale_temporaries([folder])] == [calls[0].name]
+    assert list(tmp_path.iterdir()) == []

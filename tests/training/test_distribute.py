@@ -173,3 +173,13 @@ def test_two_jax_processes_train_one_model_with_fit(tmp_path, tiny_data):
                                          for index in range(2)]
     assert updates == again == 8  # 128 images a process, a batch of 32 on each device
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_too_few_images_to_give_every_process_one_are_refused():
+    from pyimagesearch.safety.errors import UserError
+    from pyimagesearch.training.distribute import Placement
+
+    with pytest.raises(UserError, match="^1 training image cannot be shared among 2 processes; "
+                                        "give --limit 2 at least$"):
+        Placement(workers=2).check_share(1)
+    Placement(workers=2).check_share(2)
