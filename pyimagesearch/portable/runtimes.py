@@ -15,7 +15,7 @@ from pyimagesearch.safety.errors import UserError, reason, summary
 from pyimagesearch.safety.streams import native_stderr_muted
 from pyimagesearch.safety.text import shown
 
-SUFFIXES = {".tflite": "LiteRT", ".onnx": "ONNX"}
+KINDS = {".tflite": "LiteRT", ".onnx": "ONNX"}  # the kind of model each suffix names
 # the runtime each kind of file runs in: module, and the package that has it
 RUNTIMES = {".tflite": ("ai_edge_litert", "ai-edge-litert"),
             ".onnx": ("onnxruntime", "onnxruntime")}
@@ -24,7 +24,7 @@ INSTALL = "pip install -r requirements-export.txt"
 
 def is_portable(path):
     """Whether ``path`` names a model for another runtime (by its suffix)."""
-    return Path(path).suffix.lower() in SUFFIXES
+    return Path(path).suffix.lower() in KINDS
 
 
 def missing_runtime(path):
@@ -41,7 +41,7 @@ class PortableModel:
 
     def __init__(self, path, image_shape=(28, 28, 1), classes=10):
         self.path = Path(path)
-        kind = SUFFIXES.get(self.path.suffix.lower())
+        kind = KINDS.get(self.path.suffix.lower())
         if kind is None:
             raise UserError(f"{shown(path)} is not a .tflite or .onnx file")
         package = missing_runtime(self.path)
