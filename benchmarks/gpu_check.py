@@ -6,8 +6,15 @@
 For a machine with an NVIDIA GPU, JAX and PyTorch built for CUDA, Python 3.12, and neither
 TensorFlow nor a network. WHEELS is a folder of wheels for what it lacks (Keras and what
 Keras needs beyond them, imutils), installed into OUT/site without an index; DATA holds the
-four Fashion-MNIST IDX files. Three parts, each in processes of its own and each stopped
-(with SIGTERM, which lets a run write its results) past --part-limit seconds:
+four Fashion-MNIST IDX files. WHEELS is made on a machine with a network, for the GPU
+machine's Python:
+
+    pip download --python-version 3.12 --only-binary=:all: -d WHEELS keras scikit-learn \
+        opencv-python-headless matplotlib
+    pip wheel --no-deps -w WHEELS imutils      # imutils is published as source only
+
+Three parts, each in processes of its own and each stopped (with SIGTERM, which lets a run
+write its results) past --part-limit seconds:
 
   1. the benchmark's training images/s (benchmarks/benchmark.py, the project's path) on each
      backend that imports here: JAX, PyTorch, TensorFlow; the fastest is kept;
