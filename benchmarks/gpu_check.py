@@ -79,6 +79,13 @@ def main():
     parser.add_argument("--part-limit", type=float, default=480, help="seconds a part may take")
     parser.add_argument("--quick", action="store_true", help="short parts, as a rehearsal")
     args = parser.parse_args()
+    # a wrong data folder is said now, not after the benchmark has spent the GPU's minutes
+    sys.path.insert(0, str(ROOT))
+    from pyimagesearch.datasets import FILES
+    missing = [name for name in FILES.values()
+               if not any((args.data / f"{name}{end}").is_file() for end in ("", ".gz"))]
+    if missing:
+        parser.error(f"{args.data} lacks {', '.join(missing)} (or the same with .gz)")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     summary = []
