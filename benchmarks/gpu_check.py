@@ -86,6 +86,12 @@ def main():
                if not any((args.data / f"{name}{end}").is_file() for end in ("", ".gz"))]
     if missing:
         parser.error(f"{args.data} lacks {', '.join(missing)} (or the same with .gz)")
+    if args.wheels and not args.wheels.is_dir():
+        parser.error(f"--wheels {args.wheels} is not a folder")
+    if args.part_limit <= 0:
+        parser.error("--part-limit must be a number of seconds above 0")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; name a folder")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     summary = []
@@ -96,7 +102,11 @@ def main():
         (out / "summary.txt").write_text("\n".join(summary) + "\n")
 
     site = out / "site"
-    wheels = install(args.wheels, site) if args.wheels else []
+    try:
+        wheels = install(args.wheels, site) if args.wheels else []
+    except subprocess.CalledProcessError:  # pip said which wheel, above
+        say(f"the wheels in {args.wheels} could not be installed (pip's words above)")
+        return 1
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
            "FASHION_MNIST_DIR": str(args.data.resolve()), "PYTHONUNBUFFERED": "1"}
     say(f"installed: {', '.join(wheels) or 'nothing'}; Python {sys.version.split()[0]}")

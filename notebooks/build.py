@@ -9,6 +9,7 @@ code cell (``tags=[...]`` after it gives the cell's tags), "# %% [markdown]" a t
 whose lines are comments. The notebook is written with no outputs.
 """
 
+import argparse
 import json
 import re
 import sys
@@ -44,7 +45,7 @@ def cells(text):
 def notebook():
     """The whole notebook, as JSON text."""
     return json.dumps({
-        "cells": cells(SOURCE.read_text()),
+        "cells": cells(SOURCE.read_text(encoding="utf-8")),
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
                                     "name": "python3"},
                      "language_info": {"name": "python"}},
@@ -52,12 +53,22 @@ def notebook():
 
 
 def main():
-    if "--check" in sys.argv[1:]:
-        if NOTEBOOK.read_text() != notebook():
-            sys.exit(f"{NOTEBOOK.name} is not what {SOURCE.name} makes: run python "
-                     f"notebooks/build.py")
-        return
-    NOTEBOOK.write_text(notebook())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help=f"exit 1 if {NOTEBOOK.name} is not what {SOURCE.name} makes")
+    args = parser.parse_args()  # a mistyped --check is an error, not a rewrite
+    try:
+        made = notebook()
+        if args.check:
+            if not NOTEBOOK.is_file() or NOTEBOOK.read_text(encoding="utf-8") != made:
+                sys.exit(f"{NOTEBOOK.name} is not what {SOURCE.name} makes: run python "
+                         f"notebooks/build.py")
+            return
+        partial = NOTEBOOK.with_name(f".{NOTEBOOK.name}.partial")
+        partial.write_text(made, encoding="utf-8")
+        partial.replace(NOTEBOOK)  # whole, or not at all
+    except (OSError, ValueError) as error:  # a missing or undecodable source, a bad tag
+        sys.exit(f"error: {error}")
     print(f"wrote {NOTEBOOK}")
 
 

@@ -56,8 +56,9 @@ def classify(probabilities, pictures, output, run, window=True):
     if len(paths) > SHEET_PICTURES:
         print(f"[INFO] {SHEET} shows the first {SHEET_PICTURES} of {len(paths):,} pictures")
     path = output / SHEET
-    run.write([("your pictures, as the network saw them,", path, lambda: save_image(sheet, path))])
-    if window:
+    written = run.write([("your pictures, as the network saw them,", path,
+                          lambda: save_image(sheet, path))])
+    if window and path in written:  # one that could not be written (a full disk) was said
         display.show_window(sheet, path, run.signals)
 
 
@@ -108,7 +109,7 @@ def main(argv=None):
         try:
             runtime = f"{package} {version(package)}"
         except PackageNotFoundError:
-            runtime = package
+            runtime = f"{package} (not installed)"
         print(f"[INFO] running with {runtime}, Python {platform.python_version()} "
               f"(no TensorFlow)")
         pictures = read(args.pictures, run)
@@ -121,4 +122,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    leave(supervise(main))
+    leave(supervise(main, early_stop="stopped"))

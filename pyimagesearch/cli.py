@@ -258,6 +258,8 @@ def check_inputs(args):
                         f"without TensorFlow: python -m pyimagesearch.classify {args.load} "
                         f"{pictures} (fashion_mnist.py --load takes the .keras model)")
     if args.load is not None and not args.load.is_file():
+        if args.load.exists():  # a folder, a named pipe, a device
+            raise UserError(f"{args.load} is not a file; --load takes a .keras model file")
         raise UserError(f"there is no model file {args.load}; train one first, or check the path")
     name = check_configured()
     if args.export and name != "tensorflow":

@@ -32,9 +32,11 @@ the paper leaves a choice open, this module makes it so:
   which may be in any encoding; what the decoder says of a damaged picture is kept, and said.
 """
 
+import contextlib
 import io
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -102,11 +104,28 @@ def jpeg_cut_short(data):
     return data.find(b"\xff\xd9", position) == -1
 
 
+@contextlib.contextmanager
+def opencv_scratch_folder():
+    """Within the block, OpenCV's temporary files go to a folder removed at its end: some
+    decoders (Radiance HDR's) copy the bytes to a file first, and leave it when they refuse
+    the picture as too large."""
+    before = os.environ.get("OPENCV_TEMP_PATH")
+    with tempfile.TemporaryDirectory(prefix="pyimagesearch-opencv-") as scratch:
+        os.environ["OPENCV_TEMP_PATH"] = scratch  # read by OpenCV at each temporary file
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ["OPENCV_TEMP_PATH"]
+            else:
+                os.environ["OPENCV_TEMP_PATH"] = before
+
+
 def decode(data, flags, name):
     """The picture in ``data`` (its bytes) as OpenCV decodes it with ``flags``, and what its decoder
     said (a damaged JPEG's warnings, say), or ``UserError`` naming it if it cannot."""
     image, refusal = None, ""
-    with native_stderr_captured() as said:
+    with native_stderr_captured() as said, opencv_scratch_folder():
         try:
             image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
         except cv2.error as error:  # OpenCV 5 raises for a size past its limit

@@ -111,3 +111,27 @@ def test_an_exported_model_named_in_any_encoding_runs(tmp_path, exported, name):
     shutil.copyfile(exported / name, odd)
     probabilities = PortableModel(odd).predict(np.zeros((2, 28, 28, 1), np.float32))
     assert probabilities.shape == (2, 10)
+
+
+def test_the_sheet_is_shown_only_where_it_was_written(tmp_path, monkeypatch):
+    from pyimagesearch import photos
+
+    shown = []
+    monkeypatch.setattr(classify.display, "show_window",
+                        lambda image, path, signals: shown.append(path))
+
+    class Run:  # writes what it is given, or, on a full disk, nothing (saying so itself)
+        signals, problems = None, []
+
+        def __init__(self, full):
+            self.full = full
+
+        def write(self, files, then=()):
+            return [] if self.full else [path for _, path, _ in files]
+
+    pictures, _, _ = photos.prepare([shirt_picture(tmp_path / "shirt.png")])
+    uniform = lambda images: np.full((len(images), 10), 0.1)  # noqa: E731
+    classify.classify(uniform, pictures, tmp_path, Run(full=True))
+    assert shown == []  # not "open classified.png to see it", a file that is not there
+    classify.classify(uniform, pictures, tmp_path, Run(full=False))
+    assert shown == [tmp_path / classify.SHEET]

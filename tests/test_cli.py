@@ -89,11 +89,13 @@ def test_flags_that_cannot_work_together_are_refused_as_flags(tmp_path, monkeypa
 
 @pytest.mark.parametrize("flags, phrase", [
     (["--load", "none.keras"], "there is no model file none.keras"),
+    (["--load", "folder.keras"], "folder.keras is not a file; --load takes a .keras model file"),
     (["--classify", "nowhere.jpg"], "nowhere.jpg does not exist"),
 ])
 def test_flags_naming_files_that_are_not_there_are_refused(tmp_path, monkeypatch, flags,
                                                            phrase):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.keras").mkdir()
     with pytest.raises(UserError, match=re.escape(phrase)):
         cli.parse_args(flags)
 

@@ -91,11 +91,16 @@ def radiance_picture(path, side):
     return path
 
 
-def test_a_picture_too_large_to_decode_is_refused_whatever_its_format(tmp_path):
+def test_a_picture_too_large_to_decode_is_refused_whatever_its_format(tmp_path, monkeypatch):
     bomb = radiance_picture(tmp_path / "bomb.png", 12000)  # 144 megapixels, 9 MB
+    scratch = tmp_path / "opencv"  # where OpenCV makes its temporary files, as a user may set
+    scratch.mkdir()
+    monkeypatch.setenv("OPENCV_TEMP_PATH", str(scratch))
     with pytest.raises(UserError, match="bomb.png has more than 50 megapixels; this program "
                                         "reads pictures of up to that: shrink it first"):
         photos.read_picture(bomb)
+    # the decoder copied the picture to a temporary file, left there when it refused it
+    assert list(scratch.iterdir()) == [] and os.environ["OPENCV_TEMP_PATH"] == str(scratch)
     pictures, problems, _ = photos.prepare([tmp_path])  # in a folder: the same
     assert pictures == [] and "bomb.png has more than 50 megapixels" in problems[0]
     if sys.platform == "linux":  # decoded, it would take 1.7 GB at the least (12000 x 12000

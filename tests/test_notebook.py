@@ -39,6 +39,11 @@ def test_the_notebook_is_what_its_source_makes():
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     nbformat.validate(nbformat.read(NOTEBOOK, as_version=4))
+    before = NOTEBOOK.stat().st_mtime_ns
+    mistyped = subprocess.run([sys.executable, str(ROOT / "notebooks" / "build.py"), "--chek"],
+                              capture_output=True, text=True)
+    assert mistyped.returncode == 2 and "unrecognized arguments: --chek" in mistyped.stderr
+    assert NOTEBOOK.stat().st_mtime_ns == before  # refused, not taken as "write it"
 
 
 @pytest.mark.slow  # a kernel of its own, and two short runs

@@ -7,6 +7,7 @@ Nothing here imports TensorFlow.
 """
 
 import importlib.util
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,12 @@ class PortableModel:
         kind = KINDS.get(self.path.suffix.lower())
         if kind is None:
             raise UserError(f"{shown(path)} is not a .tflite or .onnx file")
+        try:
+            regular = stat.S_ISREG(self.path.stat().st_mode)
+        except OSError as error:
+            raise UserError(f"cannot read {shown(path)} ({reason(error)})") from None
+        if not regular:  # a named pipe would be waited on forever, a device read forever
+            raise UserError(f"{shown(path)} is not a file")
         package = missing_runtime(self.path)
         if package:
             raise UserError(f"running {self.path.name} needs the {kind} runtime: "

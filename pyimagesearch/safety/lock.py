@@ -68,9 +68,13 @@ class RunLock:
             os.close(fd)
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         text = f" process {os.getpid()} on {socket.gethostname()}, running since {started}\n"
-        os.ftruncate(fd, 0)
-        os.write(fd, text.encode())
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, text.encode())
+        except OSError:  # a full disk: no empty lock file is left to puzzle the next run
+            self.release()
+            raise
         return self
 
     def release(self):

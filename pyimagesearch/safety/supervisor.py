@@ -16,6 +16,7 @@ In the last two, a second signal ends the run at once, saying what was not writt
 """
 
 import contextlib
+import errno
 import sys
 import time
 from pathlib import Path
@@ -130,8 +131,10 @@ class Supervisor:
             except Locked as locked:
                 self._refuse(path, flag, locked.holder)
             except OSError as error:  # a folder in its place, a file this user may not open
-                raise UserError(f"cannot make the lock file {path} ({reason(error)}); move what "
-                                f"is there away, or choose another {flag}") from None
+                remedy = ("free some space" if error.errno == errno.ENOSPC
+                          else "move what is there away")
+                raise UserError(f"cannot make the lock file {path} ({reason(error)}); {remedy}, "
+                                f"or choose another {flag}") from None
         trained = [self.model_path, self.backup_path] if model is not None else []
         remove_stale_temporaries([*trained, *self.files])
         self._phase = RESULTS if model is None else TRAINING
@@ -297,12 +300,12 @@ class Supervisor:
         return interrupts.exit_code(signum) if signum else 0
 
 
-def supervise(main, argv=None):
+def supervise(main, argv=None, early_stop="stopped before training"):
     """Run ``main(argv)`` as a program: stop signals raise, output to a reader that is gone
     is dropped instead of ending the run, temporary files go to a private folder; a
-    :class:`UserError` or a stop becomes one line on stderr. Output that cannot be written
-    for another reason (a full disk) is said once, and the run ends with 1 at the least.
-    Returns the exit code."""
+    :class:`UserError` or a stop becomes one line on stderr (``early_stop`` says what a stop
+    the run has not noted cut short). Output that cannot be written for another reason (a
+    full disk) is said once, and the run ends with 1 at the least. Returns the exit code."""
     with interrupts.installed(), surviving_streams(_output_failed) as (out, _), \
             private_temporary_folder():
         try:
@@ -313,7 +316,7 @@ def supervise(main, argv=None):
         except RunEnded as ended:
             code = ended.code
         except interrupts.Interrupted as stop:
-            before = f"{stop}: stopped before training, nothing was written"
+            before = f"{stop}: {early_stop}, nothing was written"
             print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
             code = interrupts.exit_code(stop.signum)
         except OSError as error:  # a path that cannot even be looked at: not this user's, say
@@ -334,6 +337,6 @@ def _remove_if_empty(folders):
 
 
 def _output_failed(reason):
-    print(f"[WARNING] could not write to the standard output ({reason}); training goes on and "
+    print(f"[WARNING] could not write to the standard output ({reason}); the run goes on and "
           f"its files are written, but the rest of what it prints is lost", file=sys.stderr,
           flush=True)

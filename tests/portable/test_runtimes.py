@@ -1,6 +1,8 @@
 """Exported models run without TensorFlow: quantized tensors converted both ways, and a
 damaged or foreign file refused in one sentence."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,13 @@ def test_a_foreign_model_is_refused_for_its_shape(tmp_path):
     with pytest.raises(UserError, match=r"takes \(-1, 32, 32, 3\) .* Fashion-MNIST needs "
                                         r"\(n, 28, 28, 1\) in"):
         runtimes.PortableModel(tmp_path / "cifar.tflite")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+@pytest.mark.parametrize("name", ["pipe.tflite", "pipe.onnx"])
+def test_a_named_pipe_or_a_folder_is_not_a_model(tmp_path, name):
+    os.mkfifo(tmp_path / name)  # opened for reading, it would wait for a writer forever
+    (tmp_path / "folder.onnx").mkdir()
+    for path in (tmp_path / name, tmp_path / "folder.onnx"):
+        with pytest.raises(UserError, match=f"{path.name} is not a file"):
+            runtimes.PortableModel(path)

@@ -1,6 +1,7 @@
 """The lock that says a live run owns its folder: held by one process at a time, naming
 it, and free again once that process is gone, whatever killed it."""
 
+import errno
 import signal
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from pyimagesearch.safety import lock
 from pyimagesearch.safety.lock import Locked, RunLock, holder
 
 
@@ -35,3 +37,13 @@ def test_a_killed_holder_leaves_a_lock_that_no_longer_blocks(tmp_path):
     process.wait()
     assert path.exists() and holder(path) is None  # the file stays; the lock died with it
     RunLock(path).acquire().release()
+
+
+def test_a_lock_that_cannot_be_written_leaves_no_file(tmp_path, monkeypatch):
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lock.os, "write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        RunLock(tmp_path / "run.lock").acquire()
+    assert list(tmp_path.iterdir()) == []  # not an empty lock file, nor one still held

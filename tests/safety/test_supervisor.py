@@ -164,6 +164,8 @@ def test_supervise_turns_errors_and_stops_into_one_line(capsys):
     assert capsys.readouterr().err == "error: use a smaller number\n"
     assert supervise(stopped) == 143
     assert capsys.readouterr().err == "\n[INFO] SIGTERM: stopped before training, nothing was written\n"
+    assert supervise(stopped, early_stop="stopped") == 143  # a program that does not train
+    assert capsys.readouterr().err == "\n[INFO] SIGTERM: stopped, nothing was written\n"
     assert signal.getsignal(signal.SIGTERM) is not interrupts._raise  # handlers put back
 
 
