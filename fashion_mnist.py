@@ -7,6 +7,9 @@
 Loads the data (offline when the IDX files are on disk), trains, saves the model, prints
 the classification report and a confusion matrix, and writes plot.png, confusion.png and
 montage.png; the montage is also shown in a window when there is a display.
+
+Importing this module sets nothing up: :func:`main` starts Keras's backend (quietly, with
+the settings it needs first), so the pieces built on Keras are imported where they are used.
 """
 
 # import the necessary packages
@@ -15,39 +18,17 @@ import sys
 from functools import partial
 
 import numpy as np
-
-from pyimagesearch import cli
-
-if __name__ == "__main__":  # --help, --version, a wrong flag and a busy folder are answered
-    cli.answer_early()  # before Keras starts, which takes seconds
-
-from pyimagesearch.training import backend
-
-with backend.keras_start():  # on the backend Keras is set to (TensorFlow unless said), quietly
-    import keras
-
 from sklearn.metrics import classification_report, confusion_matrix
 
-from pyimagesearch import display, plots
+from pyimagesearch import cli, display, plots
 from pyimagesearch.classify import classify, read as read_pictures
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
-from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.montage import pick_images, prediction_montage, save_image
-from pyimagesearch.pipeline import augment_batch, make_dataset
-from pyimagesearch.portable import export
-from pyimagesearch.safety.backup import training_settings
 from pyimagesearch.safety.errors import UserError
 from pyimagesearch.safety.interrupts import leave
-from pyimagesearch.safety.modelfile import load_model
-from pyimagesearch.safety.streams import native_stderr_muted, progress_bars
 from pyimagesearch.safety.supervisor import Supervisor, supervise
 from pyimagesearch.safety.text import plural
-from pyimagesearch.schedules import keras2_decay, warmup_cosine
-from pyimagesearch.training import distribute
-from pyimagesearch.training.batchnorm import fuse_batch_norm
-from pyimagesearch.training.memory import release_freed_memory
-from pyimagesearch.training.precision import choose_precision
-from pyimagesearch.training.swa import WeightAverage, recompute_batch_norm
+from pyimagesearch.training import backend
 
 # the chapter's hyper-parameters: number of epochs, base learning rate, batch size
 NUM_EPOCHS = 25
@@ -71,6 +52,12 @@ def load_data(dataset_dir, limit):
 def start_backend(args):
     """The devices to train on, the seed and the precision; returns where to train (a
     :class:`~pyimagesearch.training.distribute.Placement`)."""
+    import keras
+
+    from pyimagesearch.safety.streams import native_stderr_muted
+    from pyimagesearch.training import distribute
+    from pyimagesearch.training.precision import choose_precision
+
     with native_stderr_muted():  # several machines: gRPC's start-up lines
         place = distribute.choose(args.distribute)
     if args.distribute:
@@ -86,17 +73,15 @@ def start_backend(args):
     return place
 
 
-def add_channel_axis(images):
-    """The chapter's reshape to (n, 28, 28, 1), or (n, 1, 28, 28) for "channels_first". The
-    images stay uint8: make_dataset scales them (and one-hot encodes labels) batch by batch."""
-    if keras.backend.image_data_format() == "channels_first":
-        return images.reshape((images.shape[0], 1, 28, 28))
-    return images.reshape((images.shape[0], 28, 28, 1))
-
-
 def build_model(args, place, images):
     """MiniVGGNet compiled with SGD and momentum 0.9, to train on ``images`` images; by default
     with the chapter's learning rate, decayed by lr / epochs per update (Keras 2's ``decay``)."""
+    import keras
+
+    from pyimagesearch.minivggnet import MiniVGGNet
+    from pyimagesearch.schedules import keras2_decay, warmup_cosine
+    from pyimagesearch.training.batchnorm import fuse_batch_norm
+
     print("[INFO] compiling model...")
     if args.schedule == "chapter":
         schedule = keras2_decay(args.lr, args.lr / args.epochs)
@@ -118,36 +103,35 @@ def train(model, args, data, run, place):
     after every epoch, on the devices of ``place``; ``run`` continues an interrupted run and
     keeps its backup. Returns the history of the epochs that ran to the end (``run.guard``
     says how training ended)."""
+    from pyimagesearch.pipeline import augment_batch, make_dataset
+    from pyimagesearch.safety.streams import progress_bars
+    from pyimagesearch.training.memory import release_freed_memory
+    from pyimagesearch.training.swa import WeightAverage, recompute_batch_norm
+
     trainX, trainY, testData = data
     print(f"[INFO] training model on {len(trainX):,} images for {plural(args.epochs, 'epoch')}...")
-    state = run.start_training(model, training_settings(args, len(trainX)),
-                               restart=args.restart, keep_backup=not args.distribute)
+    state = run.start_training(model, {**args.settings, "training images": len(trainX)},
+                               restart=args.restart, keep_backup=place.workers == 1)
     averager = WeightAverage(first_epoch=args.epochs - args.swa, state=state.swa)
     augment = (partial(augment_batch, max_shift=args.max_shift, erase_rate=args.erase_rate)
                if args.augment else None)
 
-    def batches(images, labels, size, epochs=None):  # each epoch reshuffled, augmented anew
+    def batches(images, labels, size, epochs):  # each epoch reshuffled, augmented anew
         return make_dataset(images, labels, size, shuffle=True, seed=state.data_seed,
                             epochs=epochs, augment=augment)
 
-    def shard(index, count, size=args.batch_size, epochs=None):  # a process's share of the
-        share = len(trainX) // count  # images, as many as any other's
-        return batches(trainX[index::count][:share], trainY[index::count][:share], size, epochs)
-
-    if place.strategy is not None:  # TensorFlow on several machines: a loop of its own
-        H = distribute.fit_across_workers(model, shard, testData, args.epochs, run.guard,
-                                          place.strategy)
-    else:
-        backup = run.backup(state, averager if args.swa else None)
-        if state.epoch < args.epochs:
-            trainData = shard(place.worker, place.workers, args.batch_size * place.batch_scale,
-                              range(state.epoch, args.epochs))
-            model.fit(trainData, steps_per_epoch=trainData.steps,
-                      initial_epoch=state.epoch, epochs=args.epochs,
-                      validation_data=testData, callbacks=[run.guard, averager, backup],
-                      shuffle=False,  # the batches are reshuffled by make_dataset
-                      verbose=1 if progress_bars() else 2)  # a log file: a line an epoch
-        H = backup.history
+    backup = run.backup(state, averager if args.swa else None)
+    if state.epoch < args.epochs:
+        share = len(trainX) // place.workers  # this process's share, as many as any other's
+        trainData = batches(trainX[place.worker::place.workers][:share],
+                            trainY[place.worker::place.workers][:share],
+                            args.batch_size * place.batch_scale, range(state.epoch, args.epochs))
+        model.fit(trainData, steps_per_epoch=trainData.steps,
+                  initial_epoch=state.epoch, epochs=args.epochs,
+                  validation_data=testData, callbacks=[run.guard, averager, backup],
+                  shuffle=False,  # the batches are reshuffled by make_dataset
+                  verbose=1 if progress_bars() else 2)  # a log file: a line an epoch
+    H = backup.history
     if args.swa and run.guard.finished:  # the mean of the last epochs' weights
         averager.apply()
         recompute_batch_norm(model, batches(trainX, trainY, args.batch_size, [args.epochs]))
@@ -159,6 +143,8 @@ def train(model, args, data, run, place):
 
 def load_trained_model(path):
     """A model saved by an earlier run, checked to fit Fashion-MNIST."""
+    from pyimagesearch.safety.modelfile import load_model
+
     print(f"[INFO] loading model {path}...")
     return load_model(path)
 
@@ -166,6 +152,10 @@ def load_trained_model(path):
 def predict(model, images, tta=False):
     """The probability of each class for each image. With ``tta``, the probabilities for
     each image and for its left-right mirror image are averaged."""
+    import keras
+
+    from pyimagesearch.pipeline import make_dataset
+
     def probabilities(images):
         return model.predict(make_dataset(images, np.zeros(len(images), np.uint8), EVAL_BS),
                              verbose=0)
@@ -201,6 +191,8 @@ def make_montage(testX, testY, preds, seed):
 def write_results(model, H, test, args, run):
     """Evaluate the model on ``test`` (testX, testY): the report, the plot of ``H`` (None for
     a loaded model), the confusion matrix and the montage, shown until a key is pressed."""
+    import keras
+
     # make predictions on the test set and show a nicely formatted classification report
     testX, testY = test
     changes = cli.describe_recipe(args, keras.mixed_precision.global_policy().compute_dtype)
@@ -246,11 +238,12 @@ def classify_only(args, pictures, run):
     return run.end()
 
 
-def main(argv=None):
+def run_chapter(argv):
     """The chapter's run, as the command line ``argv`` asks; returns the exit code."""
     args = cli.parse_args(argv, epochs=NUM_EPOCHS, lr=INIT_LR, batch_size=BS)
     with Supervisor(*cli.written(args)) as run:
         print(f"[INFO] running with {backend.versions()}")
+        backend.start()  # on the backend Keras is set to (TensorFlow unless said), quietly
         if args.unused:
             print(f"[WARNING] --load takes the model as it was trained: "
                   f"{', '.join(args.unused)} not used", file=sys.stderr)
@@ -262,6 +255,8 @@ def main(argv=None):
         (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
         place = start_backend(args)
         place.check_share(len(trainX))
+        from pyimagesearch.pipeline import add_channel_axis, make_dataset
+
         trainX, testX = add_channel_axis(trainX), add_channel_axis(testX)
         testData = make_dataset(testX, testY, EVAL_BS)  # scaled to [0, 1], labels one-hot
 
@@ -271,21 +266,32 @@ def main(argv=None):
             model = load_trained_model(args.load)
             run.prepare_folders()
         else:
+            from pyimagesearch.training.distribute import on_this_process
+
             model = build_model(args, place, len(trainX))
             run.prepare_folders(model)
             H = train(model, args, (trainX, trainY, testData), run, place)
             run.save(model)
-            model = distribute.on_this_process(model, place)
+            model = on_this_process(model, place)
 
         # evaluate: the report, the plot, the montage; then your pictures, and other runtimes
         write_results(model, H, (testX, testY), args, run)
         if pictures:
             classify_pictures(model, pictures, args, run)
         if args.export:
+            from pyimagesearch.portable import export
+
             export.export_all(model, export.destinations(args.model, args.export),
                               (trainX, testX, testY), run, args.seed)
         return run.end()
 
 
+def main(argv=None):
+    """Run the chapter as the command line ``argv`` (else ``sys.argv``) asks; returns the exit
+    code. A wrong flag, a file that cannot be read, a stop signal: one line, in a terminal
+    and in a notebook alike."""
+    return supervise(run_chapter, argv)
+
+
 if __name__ == "__main__":
-    leave(supervise(main))
+    leave(main())

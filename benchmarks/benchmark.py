@@ -252,12 +252,14 @@ def classify(op):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],  # the first paragraph
+                                     epilog="docs/performance.md records its runs.")
     parser.add_argument("--quick", action="store_true", help="fewer steps and one repeat (< 3 min)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds of the configurations")
     parser.add_argument("--steps", type=int, default=None, help="timed training steps per run")
     parser.add_argument("--configs", default="abcd",
-                        help="which configurations to run (e, XLA, only when named)")
+                        help="which configurations to run: a reference, b project, c mixed, "
+                             "d bf16-forced, e xla (e only when named; default: abcd)")
     parser.add_argument("--backends", nargs="+", default=["tensorflow"],
                         choices=["tensorflow", "jax", "torch"],
                         help="run every configuration on each of these backends")

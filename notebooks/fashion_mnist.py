@@ -42,10 +42,9 @@ if missing:
 # Keras is set to (`KERAS_BACKEND`: TensorFlow unless said).
 
 # %%
-from pyimagesearch.training.backend import keras_start
+from pyimagesearch.training import backend
 
-with keras_start():  # as fashion_mnist.py starts it: quietly, with the same kernels
-    import keras
+keras = backend.start()  # as fashion_mnist.py starts it: quietly, with the same kernels
 
 import numpy as np
 from sklearn.metrics import classification_report

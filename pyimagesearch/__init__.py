@@ -13,17 +13,7 @@ decay), ``plots`` (the training plot), ``montage`` (the labelled 4x4 montage), `
 without starting Keras's backend.
 """
 
-import os
-
 __all__ = ["MiniVGGNet"]
-
-# the most pixels a picture of yours may decode to (150 MB in colour, 400 MB at 16 bits with
-# alpha): OpenCV checks each picture's size against this before decoding it, whatever its
-# format. It reads the setting once, as it loads: so it is set here, before any module of
-# this package imports OpenCV (a setting of the user's own wins, if it is a number).
-_limit = os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", "")
-if not (_limit.isascii() and _limit.isdigit()):
-    os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = "50000000"
 
 
 def __getattr__(name):

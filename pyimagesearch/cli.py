@@ -11,7 +11,7 @@ from pyimagesearch.portable import export
 from pyimagesearch.portable.runtimes import is_portable
 from pyimagesearch.safety.errors import UserError
 from pyimagesearch.safety.text import plural, shown
-from pyimagesearch.training.backend import check_configured
+from pyimagesearch.training.backend import check_configured, versions
 
 # what a run writes into its output folder, besides the model
 OUTPUTS = ["plot.png", "confusion.png", "montage.png", "classified.png"]
@@ -66,19 +66,6 @@ def keras_path(text):
     return Path(text)
 
 
-class VersionAction(argparse.Action):
-    """--version: the versions this program runs with."""
-
-    def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        from pyimagesearch.training.backend import versions
-
-        print(f"{parser.prog} with {versions()}")
-        parser.exit()
-
-
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: ...)" to each flag's help, unless the help already says its default
     or it has none (an off switch, an optional path)."""
@@ -89,39 +76,57 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose flags also say what a run does with them. Each flag is
+    declared once, by :meth:`flag`; the settings a backup must match, the flags a --load
+    run does not use and the words for a run's changes (:func:`describe_recipe`) all come
+    from those declarations."""
+
+    def flag(self, *names, group=None, backup=False, with_load=True, says=None, **kwargs):
+        """Add a flag (to ``group``, else to the parser) with argparse's ``kwargs``.
+        ``backup``: a backup is continued only by a run that gives the flag the same value.
+        ``with_load``: whether a run that --load-s a trained model uses it (a function of
+        the parsed arguments where that depends on other flags). ``says``: a function of
+        the parsed arguments that words the flag's change from its default, for a run's
+        first lines and its plots (None: the flag is no change to the recipe)."""
+        action = (group or self).add_argument(*names, **kwargs)
+        action.backup, action.with_load, action.says = backup, with_load, says
+        action.beyond = group is not None  # beyond the chapter
+        return action
+
+    @property
+    def flags(self):
+        """The flags declared with :meth:`flag`, in the order they were."""
+        return [action for action in self._actions if hasattr(action, "backup")]
+
+
 def parse_args(argv=None, epochs=25, lr=1e-2, batch_size=32):
     """Parse the command line and check its flags (see :func:`check_inputs`); ``epochs``,
-    ``lr`` and ``batch_size`` are the chapter's defaults, which the returned namespace keeps
-    as ``chapter`` for comparison. ``model`` is where the model is saved, given or not;
-    ``unused``, the training flags given with --load (see :func:`ignored`)."""
+    ``lr`` and ``batch_size`` are the chapter's defaults. ``model`` is where the model is
+    saved, given or not; ``unused``, the training flags given with --load, which are set
+    back to their defaults."""
     parser = make_parser(epochs, lr, batch_size)
     args = parser.parse_args(argv)
     args.model = args.model or args.output / "fashion_mnist.keras"
     conflict = conflicting_flags(args)
     if conflict:
         parser.error(conflict)  # exit code 2, as for any wrong flag
-    args.unused = ignored(args)  # with --load: named by the run, and set back to their defaults
-    for flag in args.unused:
-        name = flag[2:].replace("-", "_")
-        setattr(args, name, parser.get_default(name))
+    args.unused = []
+    for action in parser.flags:
+        uses = action.with_load(args) if callable(action.with_load) else action.with_load
+        if args.load is not None and not uses and getattr(args, action.dest) != action.default:
+            args.unused.append(action.option_strings[0])
+            setattr(args, action.dest, action.default)
+    args.settings = {action.dest: getattr(args, action.dest)
+                     for action in parser.flags if action.backup}
+    # a run names its changes to training first, those beyond the chapter before the
+    # chapter's own numbers, then its changes to evaluating
+    changed = [action for action in parser.flags
+               if action.says and getattr(args, action.dest) != action.default]
+    changed.sort(key=lambda action: (action.with_load is True, not action.beyond))
+    args.changes = [action.says for action in changed]
     check_inputs(args)
     return args
-
-
-def answer_early(argv=None):
-    """Check the command line ``argv`` and the folders it names as fashion_mnist.py's run
-    will, before Keras starts (which takes seconds): --help, --version, a wrong flag or a
-    folder another live run holds end the program here, at once; else nothing happens."""
-    from pyimagesearch.safety.interrupts import leave
-    from pyimagesearch.safety.supervisor import Supervisor, supervise
-
-    def check(argv):
-        Supervisor(*written(parse_args(argv)))  # refuses, or holds nothing yet
-        return 0
-
-    code = supervise(check, argv)
-    if code:
-        leave(code)
 
 
 def written(args):
@@ -136,90 +141,95 @@ def written(args):
 
 def make_parser(epochs=25, lr=1e-2, batch_size=32):
     """The parser of fashion_mnist.py's flags, with the chapter's values as defaults."""
-    parser = argparse.ArgumentParser(
-        prog="fashion_mnist.py",
-        description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by default).",
-        formatter_class=HelpFormatter)
-    parser.set_defaults(chapter={"epochs": epochs, "batch_size": batch_size, "lr": lr})
-    parser.add_argument("--version", action=VersionAction,
+    parser = Parser(prog="fashion_mnist.py", formatter_class=HelpFormatter,
+                    description="Train MiniVGGNet on Fashion-MNIST (the chapter's recipe by "
+                                "default).")
+    flag = parser.flag
+    parser.add_argument("--version", action="version", version=f"%(prog)s with {versions()}",
                         help="print the versions of Keras, its backend and Python, and exit")
-    parser.add_argument("--epochs", type=epoch_count, default=epochs,
-                        help="epochs to train; with the chapter's schedule the learning-rate "
-                             "decay is lr/epochs")
-    parser.add_argument("--batch-size", type=batch_images, default=batch_size,
-                        help="training batch size")
-    parser.add_argument("--lr", type=positive_float, default=lr,
-                        help="initial learning rate of SGD (momentum 0.9)")
-    parser.add_argument("--output", type=Path, default=Path("."),
-                        help="folder for plot.png, confusion.png, montage.png and the saved model")
-    parser.add_argument("--model", type=keras_path, default=None,
-                        help="where to save the trained model "
-                             "(default: OUTPUT/fashion_mnist.keras)")
-    parser.add_argument("--load", type=Path, default=None, metavar="PATH",
-                        help="skip training: evaluate a model saved by an earlier run (a .keras "
-                             "file)")
-    parser.add_argument("--dataset-dir", type=Path, default=None,
-                        help="folder with the four Fashion-MNIST IDX files (gzipped or not); "
-                             "default: $FASHION_MNIST_DIR, ~/.keras/datasets/fashion-mnist, "
-                             "/usr/share/datasets/fashion-mnist, then the Keras download")
-    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
-                        help="train on the first N training images only (the test set stays "
-                             "whole; default: all)")
-    parser.add_argument("--seed", type=seed, default=None,
-                        help="make the run reproducible: same history, same montage "
-                             "(default: a different run each time)")
-    parser.add_argument("--classify", type=Path, nargs="+", metavar="PICTURE",
-                        help="classify pictures of your own (files, or folders of them) with the "
-                             "model just trained or --load-ed: the three likeliest labels of each, "
-                             "and classified.png")
-    parser.add_argument("--export", nargs="+", choices=list(export.SUFFIXES), metavar="FORMAT",
-                        help="after training or with --load, write the model beside --model for "
-                             "other runtimes, each checked on the test images by its own: "
-                             "litert (.tflite), litert-int8 (full-integer), onnx, saved-model "
-                             "(see requirements-export.txt)")
-    parser.add_argument("--restart", action="store_true",
-                        help="train from the first epoch even where an interrupted run with the "
-                             "same settings left a backup to continue from (it is replaced)")
-    parser.add_argument("--no-display", action="store_true",
-                        help="do not open a window for the montage (it is saved to montage.png "
-                             "anyway)")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="train in bfloat16 on GPUs of compute capability 8.0 and later "
-                             "and on CPUs that have it, float16 on older GPUs")
-    parser.add_argument("--distribute", action="store_true",
-                        help="train on every device, a batch of --batch-size on each: on JAX "
-                             "with Keras's DataParallel (and across the processes "
-                             "KERAS_DISTRIBUTION_* names), on TensorFlow with MirroredStrategy "
-                             "(or MultiWorkerMirroredStrategy with TF_CONFIG)")
+    flag("--epochs", type=epoch_count, default=epochs, backup=True, with_load=False,
+         says=lambda args: f"epochs {args.epochs}",
+         help="epochs to train; with the chapter's schedule the learning-rate decay is "
+              "lr/epochs")
+    flag("--batch-size", type=batch_images, default=batch_size, backup=True, with_load=False,
+         says=lambda args: f"batch {args.batch_size}", help="training batch size")
+    flag("--lr", type=positive_float, default=lr, backup=True, with_load=False,
+         says=lambda args: f"lr {args.lr:g}", help="initial learning rate of SGD (momentum 0.9)")
+    flag("--output", type=Path, default=Path("."),
+         help="folder for plot.png, confusion.png, montage.png and the saved model")
+    flag("--model", type=keras_path, default=None,
+         help="where to save the trained model (default: OUTPUT/fashion_mnist.keras)")
+    flag("--load", type=Path, default=None, metavar="PATH",
+         help="skip training: evaluate a model saved by an earlier run (a .keras file)")
+    flag("--dataset-dir", type=Path, default=None,
+         help="folder with the four Fashion-MNIST IDX files (gzipped or not); default: "
+              "$FASHION_MNIST_DIR, ~/.keras/datasets/fashion-mnist, "
+              "/usr/share/datasets/fashion-mnist, then the Keras download")
+    flag("--limit", type=positive_int, default=None, metavar="N", backup=True,
+         with_load=lambda args: bool(args.export),  # the training images calibrate int8
+         says=lambda args: args.load is None and f"the first {args.limit:,} training images",
+         help="train on the first N training images only (the test set stays whole; "
+              "default: all)")
+    flag("--seed", type=seed, default=None, backup=True,
+         help="make the run reproducible: same history, same montage (default: a different "
+              "run each time)")
+    flag("--classify", type=Path, nargs="+", metavar="PICTURE",
+         help="classify pictures of your own (files, or folders of them) with the model just "
+              "trained or --load-ed: the three likeliest labels of each, and classified.png")
+    flag("--export", nargs="+", choices=list(export.SUFFIXES), metavar="FORMAT",
+         help="after training or with --load, write the model beside --model for other "
+              "runtimes, each checked on the test images by its own: litert (.tflite), "
+              "litert-int8 (full-integer), onnx, saved-model (see requirements-export.txt)")
+    flag("--restart", action="store_true", with_load=False,
+         help="train from the first epoch even where an interrupted run with the same "
+              "settings left a backup to continue from (it is replaced)")
+    flag("--no-display", action="store_true",
+         help="do not open a window for the montage (it is saved to montage.png anyway)")
+    flag("--mixed-precision", action="store_true", backup=True, with_load=False,
+         says=lambda args: args.compute_dtype != "float32" and f"{args.compute_dtype} arithmetic",
+         help="train in bfloat16 on GPUs of compute capability 8.0 and later and on CPUs "
+              "that have it, float16 on older GPUs")
+    flag("--distribute", action="store_true", backup=True, with_load=False,
+         help="train on every device, a batch of --batch-size on each: on JAX with Keras's "
+              "DataParallel (and across the processes KERAS_DISTRIBUTION_* names), on "
+              "TensorFlow with MirroredStrategy on this machine")
     beyond = parser.add_argument_group(
         "beyond the chapter", "off by default; the README's 'Beyond the chapter' shows them "
         "used together")
-    beyond.add_argument("--augment", action="store_true",
-                        help="randomly flip, shift (see --max-shift) and erase (a 10 px square, "
-                             "see --erase-rate) every training image, anew each epoch")
-    beyond.add_argument("--max-shift", type=shift_pixels, default=2, metavar="N",
-                        help="with --augment: the most pixels an image moves in each direction "
-                             "(0 turns shifting off)")
-    beyond.add_argument("--erase-rate", type=probability, default=0.5, metavar="P",
-                        help="with --augment: the share of training images that lose a square "
-                             "(0 turns erasing off)")
-    beyond.add_argument("--schedule", choices=["chapter", "cosine"], default="chapter",
-                        help="learning rate over training: the chapter's decay "
-                             "lr/(1 + t*lr/epochs), or one epoch of linear warm-up to --lr then a "
-                             "cosine down to 0")
-    beyond.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="X",
-                        help="SGD's decoupled weight decay (Keras's weight_decay)")
-    beyond.add_argument("--label-smoothing", type=probability, default=0.0, metavar="X",
-                        help="train towards (1 - X) * one-hot + X/10 (Keras's label_smoothing): "
-                             "with 0.1, 0.91 for the true class and 0.01 for the others")
-    beyond.add_argument("--swa", type=non_negative_int, default=0, metavar="N",
-                        help="average the weights of the last N epochs (stochastic weight "
-                             "averaging), then recompute batch norm's statistics; with "
-                             "--schedule cosine, the rate reaches lr/10 as averaging starts and "
-                             "stays there (0 turns it off)")
-    beyond.add_argument("--tta", action="store_true",
-                        help="test-time augmentation: predict each test image and its mirror "
-                             "image, and average the two")
+    flag("--augment", group=beyond, action="store_true", backup=True, with_load=False,
+         says=lambda args: " + ".join(filter(None, [
+             "flip", args.max_shift and f"{args.max_shift} px shift",
+             args.erase_rate and "erase"])) + " augmentation",
+         help="randomly flip, shift (see --max-shift) and erase (a 10 px square, see "
+              "--erase-rate) every training image, anew each epoch")
+    flag("--max-shift", group=beyond, type=shift_pixels, default=2, metavar="N", backup=True,
+         with_load=False, help="with --augment: the most pixels an image moves in each "
+                               "direction (0 turns shifting off)")
+    flag("--erase-rate", group=beyond, type=probability, default=0.5, metavar="P", backup=True,
+         with_load=False, help="with --augment: the share of training images that lose a "
+                               "square (0 turns erasing off)")
+    flag("--schedule", group=beyond, choices=["chapter", "cosine"], default="chapter",
+         backup=True, with_load=False, says=lambda args: f"{args.schedule} schedule",
+         help="learning rate over training: the chapter's decay lr/(1 + t*lr/epochs), or one "
+              "epoch of linear warm-up to --lr then a cosine down to 0")
+    flag("--weight-decay", group=beyond, type=non_negative_float, default=0.0, metavar="X",
+         backup=True, with_load=False, says=lambda args: f"weight decay {args.weight_decay:g}",
+         help="SGD's decoupled weight decay (Keras's weight_decay)")
+    flag("--label-smoothing", group=beyond, type=probability, default=0.0, metavar="X",
+         backup=True, with_load=False,
+         says=lambda args: f"label smoothing {args.label_smoothing:g}",
+         help="train towards (1 - X) * one-hot + X/10 (Keras's label_smoothing): with 0.1, "
+              "0.91 for the true class and 0.01 for the others")
+    flag("--swa", group=beyond, type=non_negative_int, default=0, metavar="N", backup=True,
+         with_load=False,
+         says=lambda args: f"weights averaged over the last {plural(args.swa, 'epoch')}",
+         help="average the weights of the last N epochs (stochastic weight averaging), then "
+              "recompute batch norm's statistics; with --schedule cosine, the rate reaches "
+              "lr/10 as averaging starts and stays there (0 turns it off)")
+    flag("--tta", group=beyond, action="store_true",
+         says=lambda args: "flip test-time augmentation",
+         help="test-time augmentation: predict each test image and its mirror image, and "
+              "average the two")
     return parser
 
 
@@ -233,17 +243,12 @@ def conflicting_flags(args):
     return None
 
 
-def ignored(args):
-    """The training flags given with --load, which a trained model does not use."""
-    if args.load is None:
-        return []
-    defaults = make_parser(**args.chapter)
-    names = ["epochs", "batch_size", "lr", "schedule", "weight_decay", "label_smoothing", "swa",
-             "augment", "max_shift", "erase_rate", "restart", "mixed_precision", "distribute"]
-    if not args.export:  # the training images calibrate int8
-        names.append("limit")
-    return ["--" + name.replace("_", "-") for name in names
-            if getattr(args, name) != defaults.get_default(name)]
+def describe_recipe(args, compute_dtype="float32"):
+    """What the run of ``args`` changes from the chapter's recipe, in a few words ("" for
+    none). ``compute_dtype`` is what training computed in (bfloat16 with --mixed-precision
+    on a CPU that has it)."""
+    args = argparse.Namespace(**{**vars(args), "compute_dtype": compute_dtype})
+    return ", ".join(filter(None, (says(args) for says in args.changes)))
 
 
 def check_inputs(args):
@@ -278,36 +283,3 @@ def check_inputs(args):
         except FileNotFoundError:
             raise UserError(f"{shown(picture)} does not exist; check the path given to "
                             f"--classify") from None
-
-
-def describe_recipe(args, compute_dtype="float32"):
-    """What this run changes from the chapter's recipe, in a few words ("" for none).
-    ``compute_dtype`` is what training computed in (bfloat16 with --mixed-precision on a
-    CPU that has it)."""
-    parts = []
-    if args.load is None:
-        if args.augment:
-            kinds = ["flip", f"{args.max_shift} px shift" if args.max_shift else "",
-                     "erase" if args.erase_rate else ""]
-            parts.append(" + ".join(kind for kind in kinds if kind) + " augmentation")
-        if args.schedule != "chapter":
-            parts.append(f"{args.schedule} schedule")
-        if args.weight_decay:
-            parts.append(f"weight decay {args.weight_decay:g}")
-        if args.label_smoothing:
-            parts.append(f"label smoothing {args.label_smoothing:g}")
-        if args.swa:
-            parts.append(f"weights averaged over the last {plural(args.swa, 'epoch')}")
-        if args.epochs != args.chapter["epochs"]:
-            parts.append(f"epochs {args.epochs}")
-        if args.batch_size != args.chapter["batch_size"]:
-            parts.append(f"batch {args.batch_size}")
-        if args.lr != args.chapter["lr"]:
-            parts.append(f"lr {args.lr:g}")
-        if args.limit is not None:
-            parts.append(f"the first {args.limit:,} training images")
-        if compute_dtype != "float32":
-            parts.append(f"{compute_dtype} arithmetic")
-    if args.tta:
-        parts.append("flip test-time augmentation")
-    return ", ".join(parts)

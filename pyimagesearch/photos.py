@@ -23,20 +23,20 @@ the paper leaves a choice open, this module makes it so:
   as a product photo on a white background would be;
 - 16-bit and grayscale pictures are scaled to 8 bits first; a JPEG from a phone is turned
   the right way up by its EXIF orientation;
+- formats: those Pillow recognizes by their header and OpenCV decodes (JPEG, PNG, BMP,
+  WebP, TIFF, GIF, the Netpbm formats, JPEG 2000), so that a picture's size is known before
+  it is decoded;
 - size: the conversion works on at most ``WORK_PIXELS`` (larger pictures are shrunk first;
   a JPEG is decoded already reduced); a picture that would decode to more than
-  ``MAX_PIXELS``, whatever its format, is refused before it is decoded (by its header, or
-  by OpenCV's own limit, which ``pyimagesearch/__init__.py`` sets), as decoding it would
-  take gigabytes;
+  ``MAX_PIXELS`` is refused by its header, before it is decoded, as decoding it would take
+  gigabytes;
 - a file is read by Python and decoded from memory, so that OpenCV never sees its name,
   which may be in any encoding; what the decoder says of a damaged picture is kept, and said.
 """
 
-import contextlib
 import io
-import os
 import stat
-import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +52,12 @@ TOLERANCE = 0.10  # of the full range, in every channel
 SPECK = 9  # pixels: a group of fewer, apart from the rest, is noise
 SIZE = 28
 # the pictures taken from a folder, by their suffix (a file named on its own is tried whatever
-# its suffix): what OpenCV decodes
+# its suffix): what Pillow recognizes and OpenCV decodes
 PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm",
-                    ".pgm", ".pbm", ".pnm", ".hdr", ".jp2"}
+                    ".pgm", ".pbm", ".pnm", ".jp2"}
 WORK_PIXELS = 4_000_000  # larger pictures are shrunk to this before they are converted
-MAX_PIXELS = int(os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"])  # decoded at most (see __init__)
+# decoded at most: 150 MB in colour, 400 MB at 16 bits with transparency
+MAX_PIXELS = 50_000_000
 MAX_BYTES = 500_000_000  # a larger file is no picture this program reads (nor is it read)
 REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
            8: cv2.IMREAD_REDUCED_COLOR_8}  # JPEG's own reduced decoding
@@ -64,15 +65,16 @@ REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
 
 def header_size(data):
     """(width, height, format) from the header of the picture in ``data`` (its bytes),
-    without decoding its pixels; None where Pillow does not know the format."""
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # its bomb check: OpenCV's
+    without decoding its pixels; None where Pillow does not recognize a picture."""
     try:
-        with Image.open(io.BytesIO(data)) as picture:
-            return (*picture.size, picture.format)
-    except Exception:  # noqa: BLE001 - not a picture Pillow knows: OpenCV may still read it
+        with warnings.catch_warnings():  # Pillow warns of a large picture: its size is checked
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:
+                return (*picture.size, picture.format)
+    except Image.DecompressionBombError:  # past Pillow's own limit: the size is all we need
+        return MAX_PIXELS + 1, 1, None
+    except Exception:  # noqa: BLE001 - whatever the bytes are, the answer is the same
         return None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
 
 
 def read_bytes(path):
@@ -104,38 +106,21 @@ def jpeg_cut_short(data):
     return data.find(b"\xff\xd9", position) == -1
 
 
-@contextlib.contextmanager
-def opencv_scratch_folder():
-    """Within the block, OpenCV's temporary files go to a folder removed at its end: some
-    decoders (Radiance HDR's) copy the bytes to a file first, and leave it when they refuse
-    the picture as too large."""
-    before = os.environ.get("OPENCV_TEMP_PATH")
-    with tempfile.TemporaryDirectory(prefix="pyimagesearch-opencv-") as scratch:
-        os.environ["OPENCV_TEMP_PATH"] = scratch  # read by OpenCV at each temporary file
-        try:
-            yield
-        finally:
-            if before is None:
-                del os.environ["OPENCV_TEMP_PATH"]
-            else:
-                os.environ["OPENCV_TEMP_PATH"] = before
-
-
 def decode(data, flags, name):
     """The picture in ``data`` (its bytes) as OpenCV decodes it with ``flags``, and what its decoder
     said (a damaged JPEG's warnings, say), or ``UserError`` naming it if it cannot."""
     image, refusal = None, ""
-    with native_stderr_captured() as said, opencv_scratch_folder():
+    with native_stderr_captured() as said:
         try:
             image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-        except cv2.error as error:  # OpenCV 5 raises for a size past its limit
+        except cv2.error as error:  # OpenCV 5 raises where OpenCV 4 returns None
             refusal = str(error)
-    if "CV_IO_MAX_IMAGE_PIXELS" in said.text + refusal:  # OpenCV 4 only says so
-        raise UserError(f"{shown(name)} has more than {MAX_PIXELS / 1e6:g} megapixels; this "
-                        f"program reads pictures of up to that: shrink it first")
+    if "CV_IO_MAX_IMAGE_PIXELS" in said.text + refusal:  # past the user's own limit for OpenCV
+        raise UserError(f"{shown(name)} has more pixels than OpenCV_IO_MAX_IMAGE_PIXELS allows; "
+                        f"shrink it first")
     if image is None or image.size == 0:
-        raise UserError(f"{shown(name)} is not a picture OpenCV can read (JPEG, PNG, BMP, WebP, "
-                        f"TIFF, ...)")
+        raise UserError(f"{shown(name)} is not a picture this program can read (JPEG, PNG, "
+                        f"BMP, WebP, TIFF, ...)")
     return image, " ".join(said.text.split())
 
 
@@ -146,7 +131,14 @@ def read_picture(path, notes=None):
     that it could still read is added to ``notes`` (a list), if given."""
     path = Path(path)
     data = read_bytes(path)
-    width, height, kind = header_size(data) or (0, 0, None)
+    header = header_size(data)
+    if header is None:
+        raise UserError(f"{shown(path)} is not a picture this program can read (JPEG, PNG, "
+                        f"BMP, WebP, TIFF, ...)")
+    width, height, kind = header
+    if kind is None:  # Pillow's own bomb check refused it
+        raise UserError(f"{shown(path)} has more than {MAX_PIXELS / 1e6:g} megapixels; this "
+                        f"program reads pictures of up to that: shrink it first")
     reduction = 1
     if kind in ("JPEG", "MPO") and width * height > WORK_PIXELS:  # MPO: a phone's JPEG
         reduction = next((n for n in REDUCED if width * height / n**2 <= WORK_PIXELS), 8)

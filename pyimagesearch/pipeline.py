@@ -8,6 +8,14 @@ import numpy as np
 NUM_CLASSES = 10
 
 
+def add_channel_axis(images):
+    """``images`` (n, height, width) with the channel axis the network takes: (n, height,
+    width, 1), or (n, 1, height, width) where Keras is set to "channels_first"; a view,
+    not a copy."""
+    channels_first = keras.config.image_data_format() == "channels_first"
+    return np.expand_dims(images, 1 if channels_first else -1)
+
+
 class Batches(keras.utils.PyDataset):
     """What :func:`make_dataset` returns: a Keras ``PyDataset`` of (float images in [0, 1],
     one-hot labels) batches, each made when it is asked for; iterating it gives them in
@@ -16,8 +24,7 @@ class Batches(keras.utils.PyDataset):
     def __init__(self, images, labels, batch_size, shuffle, seed, epochs, augment):
         super().__init__()
         if images.ndim == 3:
-            channels_first = keras.config.image_data_format() == "channels_first"
-            images = np.expand_dims(images, 1 if channels_first else -1)  # a view, not a copy
+            images = add_channel_axis(images)
         self.images, self.labels = images, np.asarray(labels, np.uint8)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.seed = int(np.random.default_rng().integers(2**32)) if seed is None else seed

@@ -138,10 +138,9 @@ def run_main(capsys, *args):
     """Run fashion_mnist.py's ``main`` in this process, as its command line does (errors
     and stop signals turned into a line and an exit code); returns a :class:`Run`."""
     import fashion_mnist
-    from pyimagesearch.safety.supervisor import supervise
 
     capsys.readouterr()
-    code = supervise(fashion_mnist.main, [str(arg) for arg in args])
+    code = fashion_mnist.main([str(arg) for arg in args])
     out, err = capsys.readouterr()
     return Run(code, out, err)
 

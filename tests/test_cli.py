@@ -112,7 +112,7 @@ def test_numbers_no_run_could_use_are_refused_as_flags(capsys, flag, value):
 def test_training_flags_given_with_load_are_named_as_not_used_and_not_used():
     args = cli.parse_args(["--load", __file__, "--epochs", "3", "--augment", "--tta", "--seed",
                            "1", "--limit", "70000", "--distribute"])
-    assert args.unused == ["--epochs", "--augment", "--distribute", "--limit"]  # not --tta, --seed
+    assert args.unused == ["--epochs", "--limit", "--distribute", "--augment"]  # not --tta, --seed
     assert (args.epochs, args.augment, args.limit, args.distribute) == (25, False, None, False)
     assert (args.tta, args.seed) == (True, 1)
     assert cli.parse_args(["--epochs", "3"]).unused == []  # training: all are used
@@ -166,3 +166,15 @@ def test_what_a_backend_cannot_do_is_one_sentence(monkeypatch, backend, flags, p
     monkeypatch.setenv("KERAS_BACKEND", backend)  # read as Keras reads it, before it starts
     with pytest.raises(UserError, match=re.escape(phrase)):
         cli.parse_args(flags)
+
+
+def test_each_flag_says_once_what_a_run_does_with_it():
+    parser = cli.make_parser()
+    backup = {action.dest for action in parser.flags if action.backup}
+    assert set(cli.parse_args([]).settings) == backup == {
+        "epochs", "batch_size", "lr", "limit", "seed", "mixed_precision", "distribute",
+        "augment", "max_shift", "erase_rate", "schedule", "weight_decay", "label_smoothing",
+        "swa"}
+    # a flag that changes training is not used by a --load run (but --seed picks the montage)
+    unused = {action.dest for action in parser.flags if action.with_load is False}
+    assert unused == backup - {"seed", "limit"} | {"restart"}

@@ -16,7 +16,7 @@ import pytest
 import fashion_mnist
 from conftest import (SCRIPT, assert_clean_failure, needs_real_data, on_backend, run_main,
                       run_script, start_training, user_env, wait_for_stderr, write_dataset)
-from pyimagesearch import cli
+from pyimagesearch import cli, pipeline
 from pyimagesearch.datasets import LABEL_NAMES
 from pyimagesearch.pipeline import make_dataset
 from pyimagesearch.training.backend import BACKENDS
@@ -163,10 +163,9 @@ def test_an_output_folder_that_cannot_be_created(tmp_path, capsys, tiny_data):
 
 def test_swa_that_cannot_work_writes_nothing(tmp_path, capsys, tiny_data, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as refused:  # a wrong flag: argparse's way and exit code
-        run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "3", "--swa", "3")
-    assert refused.value.code == 2
-    assert "--swa 3 would average every epoch of the 3" in capsys.readouterr().err
+    refused = run_main(capsys, "--dataset-dir", tiny_data, "--epochs", "3", "--swa", "3")
+    assert refused.code == 2  # a wrong flag: argparse's exit code
+    assert "--swa 3 would average every epoch of the 3" in refused.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
@@ -213,7 +212,7 @@ def test_only_training_batches_are_augmented(tmp_path, tiny_data, monkeypatch):
         settings.append(augment and (augment.keywords["max_shift"], augment.keywords["erase_rate"]))
         return make_dataset(images, labels, batch_size, **options)
 
-    monkeypatch.setattr(fashion_mnist, "make_dataset", spy)
+    monkeypatch.setattr(pipeline, "make_dataset", spy)
     assert fashion_mnist.main(["--dataset-dir", str(tiny_data), "--epochs", "1", "--augment",
                                "--max-shift", "1", "--erase-rate", "0.25", "--tta",
                                "--output", str(tmp_path / "out"), "--no-display"]) == 0
@@ -339,12 +338,13 @@ def test_real_data_short_run(real_run):
 
 def test_no_data_anywhere_ends_in_one_sentence(tmp_path):
     # no folder has the files and the download fails (as offline): the error is all there is
-    program = ("import sys, fashion_mnist, keras, pyimagesearch.datasets as datasets\n"
-               "from pyimagesearch.safety.supervisor import supervise\n"
+    program = ("import sys, fashion_mnist, pyimagesearch.datasets as datasets\n"
+               "from pyimagesearch.training import backend\n"
+               "keras = backend.start()\n"
                "datasets.DEBIAN_DIR = datasets.KERAS_CACHE_DIR = datasets.Path(sys.argv[1])\n"
                "def offline(): raise OSError('Name or service not known')\n"
                "keras.datasets.fashion_mnist.load_data = offline\n"
-               "sys.exit(supervise(fashion_mnist.main, ['--output', sys.argv[1] + '/out']))\n")
+               "sys.exit(fashion_mnist.main(['--output', sys.argv[1] + '/out']))\n")
     result = subprocess.run([sys.executable, "-c", program, str(tmp_path / "none")],
                             cwd=SCRIPT.parent, env=user_env(), capture_output=True, text=True,
                             timeout=300)

@@ -23,12 +23,6 @@ import numpy as np
 from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
 from pyimagesearch.safety.errors import UserError, reason
 
-# the flags that make a run's training what it is: a backup is continued only by a run with
-# the same ones (and as many training images)
-TRAINING_FLAGS = ["epochs", "batch_size", "lr", "schedule", "weight_decay", "label_smoothing",
-                  "swa", "augment", "max_shift", "erase_rate", "limit", "seed", "mixed_precision"]
-
-
 class State:
     """What a backup holds: ``epoch`` (epochs finished), ``history`` (as ``History.history``),
     ``data_seed``, ``swa`` (weight averaging's sums and count, or None), the run's
@@ -128,12 +122,6 @@ def _sync(file):
 def backup_path(model_path):
     """Where the backup of the run that saves its model at ``model_path`` is kept: beside it."""
     return model_path.with_name(f"{model_path.stem}-backup.npz")
-
-
-def training_settings(args, images):
-    """What a backup must have been made with for the run of the command line ``args``, on
-    ``images`` training images, to continue from it."""
-    return {**{name: getattr(args, name) for name in TRAINING_FLAGS}, "training images": images}
 
 
 def start(model, path, settings, seed=None):

@@ -2,7 +2,6 @@
 signal (Ctrl-C, SIGTERM or SIGHUP), or when the loss is no longer a finite number."""
 
 import math
-import signal
 
 import keras
 
@@ -43,12 +42,6 @@ class TrainingGuard(keras.callbacks.Callback):
     @property
     def stopped(self):
         return self.interrupted or self.diverged
-
-    def stop(self):
-        """End the epoch after the current batch, as Ctrl-C does: a stop decided elsewhere
-        (another worker's Ctrl-C)."""
-        self.signum = self.signum or signal.SIGINT
-        self._cut_short = True
 
     def _signalled(self):
         if self.signum is None and self.signals.signum is not None:

@@ -157,10 +157,11 @@ class Supervisor:
     # training
 
     def start_training(self, model, settings, restart=False, keep_backup=True):
-        """Begin training ``model`` with ``settings`` (:func:`backup.training_settings`):
-        from the backup of an interrupted run with the same settings (its variables put
-        into the model), else, or with ``restart``, afresh. Without ``keep_backup`` (several
-        machines) there is no backup, to read or to write. Returns the :class:`backup.State`
+        """Begin training ``model`` with ``settings`` (what its backup must match: the
+        training flags' values, the number of training images): from the backup of an
+        interrupted run with the same settings (its variables put into the model), else, or
+        with ``restart``, afresh. Without ``keep_backup`` (several processes, each holding
+        a part of the devices) there is no backup, to read or to write. Returns the :class:`backup.State`
         to train from; :attr:`guard` watches the training."""
         from pyimagesearch.safety import backup
         from pyimagesearch.safety.guard import TrainingGuard
@@ -301,7 +302,8 @@ class Supervisor:
 
 
 def supervise(main, argv=None, early_stop="stopped before training"):
-    """Run ``main(argv)`` as a program: stop signals raise, output to a reader that is gone
+    """Run ``main(argv)`` as a program, from the command line or a notebook alike (a wrong
+    flag's ``SystemExit`` becomes its exit code): stop signals raise, output to a reader that is gone
     is dropped instead of ending the run, temporary files go to a private folder; a
     :class:`UserError` or a stop becomes one line on stderr (``early_stop`` says what a stop
     the run has not noted cut short). Output that cannot be written for another reason (a
@@ -310,6 +312,8 @@ def supervise(main, argv=None, early_stop="stopped before training"):
             private_temporary_folder():
         try:
             code = main(argv)
+        except SystemExit as exit:  # argparse's: --help (0), a wrong flag (2)
+            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             code = 1

@@ -6,15 +6,11 @@ here: the device it trains on, how a seed makes it deterministic, and its versio
 Nothing here imports a backend at module level: its settings must come first.
 """
 
-import contextlib
 import json
 import os
 import platform
-import signal
-import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from pyimagesearch.safety import interrupts
 from pyimagesearch.safety.streams import native_stderr_muted, open_standard_streams
 from pyimagesearch.training.memory import limit_malloc_arenas
 
@@ -65,13 +61,15 @@ def prefer_onednn():
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
-@contextlib.contextmanager
-def keras_start():
-    """Wrap the ``import keras`` of a program: malloc's arenas limited (before the
-    backend's threads start); for TensorFlow, oneDNN asked for and its start-up notices
-    muted; the devices probed quietly; Ctrl-C during the slow import a clean exit; and a
-    backend that is not installed, or an OpenCV that cannot load its system libraries, one
-    sentence that says what to install."""
+def start():
+    """Set Keras's backend up and import it, once, when a run begins (``main`` calls this;
+    importing this module changes nothing): malloc's arenas limited (before the backend's
+    threads start); for TensorFlow, oneDNN asked for and its start-up notices muted; the
+    devices probed quietly. A backend that is not installed, or an OpenCV that cannot
+    load its system libraries, is a ``UserError`` that says what to install. A Keras
+    imported before is used as it is. Returns the ``keras`` module."""
+    from pyimagesearch.safety.errors import UserError
+
     open_standard_streams()
     limit_malloc_arenas()
     name, where = configured()
@@ -82,23 +80,23 @@ def keras_start():
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     try:
         with native_stderr_muted():
-            yield
+            import keras
+
             join_processes()
             accelerator()  # device probing logs here, while muted
         import cv2  # noqa: F401
-    except KeyboardInterrupt:
-        print("\n[INFO] interrupted while starting Keras: nothing was done", file=sys.stderr)
-        interrupts.leave(interrupts.exit_code(signal.SIGINT))  # a notebook's kernel lives on
     except ImportError as error:
-        missing = getattr(error, "name", None) or ""
-        if missing.split(".")[0] in ("keras", *BACKENDS):
-            sys.exit(f"error: {missing_backend(missing.split('.')[0], name, where)}")
+        missing = (getattr(error, "name", None) or "").split(".")[0]
+        if missing in ("keras", *BACKENDS):
+            raise UserError(missing_backend(missing, name, where)) from None
         if "cv2" not in repr(error) and not any(library in str(error)
                                                 for library in (".so", "DLL")):
             raise
-        sys.exit(f"error: OpenCV cannot load ({error}); on Debian or Ubuntu run 'apt-get install "
-                 f"libgl1 libglib2.0-0', or, on a machine that never shows a window, "
-                 f"'pip install opencv-python-headless' in place of opencv-python")
+        raise UserError(f"OpenCV cannot load ({error}); on Debian or Ubuntu run 'apt-get "
+                        f"install libgl1 libglib2.0-0', or, on a machine that never shows a "
+                        f"window, 'pip install opencv-python-headless' in place of "
+                        f"opencv-python") from None
+    return keras
 
 
 # what keras.distribution.initialize reads to join several processes into one run

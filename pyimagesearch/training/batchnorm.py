@@ -13,7 +13,7 @@ def fuse_batch_norm(model):
     twenty ops over the whole activation tensor. The fused kernel (``FusedBatchNormV3``,
     oneDNN's or Eigen's on a CPU) computes the same formula forward and backward in one
     op each, and takes bfloat16 or float16 in and out directly, its statistics in float32.
-    It rounds differently; tests/test_batchnorm.py holds its gradients to float32's (and
+    It rounds differently; tests/training/test_batchnorm.py holds its gradients to float32's (and
     bfloat16's) own rounding error.
 
     The layers keep their class, weights and config, so a saved model is a plain Keras

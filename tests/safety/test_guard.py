@@ -81,12 +81,6 @@ def test_a_run_that_continues_counts_the_earlier_epochs():
     assert guard.epochs_done == 5 and not guard.stopped
 
 
-def test_another_workers_stop_ends_this_one_too():
-    guard = TrainingGuard(SimpleNamespace(signum=None), epochs=5)
-    guard.stop()
-    assert guard.signum == signal.SIGINT and guard.interrupted
-
-
 def test_an_epoch_cut_short_is_said_to_be_so(capsys):
     signals = SimpleNamespace(signum=None)
     guard = TrainingGuard(signals, epochs=5)

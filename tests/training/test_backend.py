@@ -13,7 +13,7 @@ from conftest import ROOT, on_backend, user_env
 @on_backend("tensorflow")  # its kernels
 def test_onednn_kernels_are_asked_for_on_x86_unless_the_user_says_otherwise(user_setting):
     start = ("import os\nfrom pyimagesearch.training import backend\n"
-             "with backend.keras_start():\n    import keras\n"
+             "backend.start()\n"
              "from tensorflow.python.util import _pywrap_util_port as port\n"
              "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled())")
     env = user_env()
@@ -34,16 +34,45 @@ def test_onednn_kernels_are_asked_for_on_x86_unless_the_user_says_otherwise(user
 
 @pytest.mark.parametrize("kernel", [False, True])
 def test_ctrl_c_while_keras_starts_ends_a_program_but_not_a_notebooks_kernel(kernel):
-    start = ("import sys, types\n"
+    start = ("import os, signal, sys, types\n"
              + ("ipython = types.ModuleType('IPython')\nipython.get_ipython = lambda: object()\n"
                 "sys.modules['IPython'] = ipython\n" if kernel else "")
-             + "from pyimagesearch.training import backend\n"
-               "try:\n    with backend.keras_start():\n        raise KeyboardInterrupt\n"
-               "except SystemExit as stop:\n    print('the kernel lives on', stop.code)\n")
+             + "import fashion_mnist\nfrom pyimagesearch.training import backend\n"
+               "def start(argv):\n    backend.start()\n    os.kill(os.getpid(), signal.SIGINT)\n"
+               "fashion_mnist.run_chapter = start\n"
+               "code = fashion_mnist.main([])\nprint('the kernel lives on', code)\n"
+               f"if not {kernel}:\n"
+               "    from pyimagesearch.safety.interrupts import leave\n    leave(code)\n")
     result = subprocess.run([sys.executable, "-c", start], cwd=ROOT, env=user_env(),
                             capture_output=True, text=True, timeout=300)
-    assert "interrupted while starting Keras: nothing was done" in result.stderr
-    if kernel:
-        assert (result.returncode, result.stdout) == (0, "the kernel lives on 130\n")
-    else:
-        assert (result.returncode, result.stdout) == (130, "")
+    assert "Ctrl-C: stopped before training, nothing was written" in result.stderr
+    assert result.stdout == "the kernel lives on 130\n"
+    assert result.returncode == (0 if kernel else 130)
+
+
+IMPORT_ALL = """
+import importlib, os, pkgutil, signal, sys
+import cv2, imutils, matplotlib, numpy, PIL, sklearn.metrics  # what these change is their own
+{keras}
+before = dict(os.environ), (sys.stdout, sys.stderr), [signal.getsignal(s) for s in
+                                                       signal.valid_signals()]
+import fashion_mnist, pyimagesearch
+{modules}
+after = dict(os.environ), (sys.stdout, sys.stderr), [signal.getsignal(s) for s in
+                                                      signal.valid_signals()]
+print("keras" in sys.modules, before == after)
+"""
+
+
+@pytest.mark.parametrize("every_module", [False, True])
+def test_importing_the_program_or_any_module_sets_nothing_up(every_module):
+    """Importing changes no environment variable, standard stream or signal handler, beyond
+    what importing the libraries themselves does; the program's own import starts no Keras."""
+    check = IMPORT_ALL.format(
+        keras="import keras" if every_module else "",
+        modules="for module in pkgutil.walk_packages(pyimagesearch.__path__, 'pyimagesearch.'):\n"
+                "    importlib.import_module(module.name)" if every_module else "")
+    result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=user_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [str(every_module), "True"], result.stdout

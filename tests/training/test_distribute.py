@@ -1,9 +1,8 @@
-"""--distribute: on TensorFlow, MirroredStrategy on two logical CPU devices of this machine,
-and MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1; on JAX, Keras's
-DataParallel over two CPU devices, and over two processes on 127.0.0.1, with fit as it is."""
+"""--distribute, with fit as it is: on TensorFlow, MirroredStrategy on two logical CPU devices
+of this machine (a cluster is refused); on JAX, Keras's DataParallel over two CPU devices,
+and over two processes on 127.0.0.1."""
 
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +42,7 @@ print(json.dumps({
     "copies_equal": bool((copies[0] == copies[1]).all()),
     "loss": history["loss"],
     "predictions": len(fm.predict(model, testX)),
+    "backup": run.backup_path.exists(),  # kept until the results are written
 }))
 """
 
@@ -58,6 +58,7 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path, tiny_data):
     assert report["updates"] == 4  # 256 images, a batch of 32 on each of 2 replicas
     assert report["copies_equal"]  # the gradients were all-reduced
     assert len(report["loss"]) == 1 and report["predictions"] == 100
+    assert report["backup"]  # a killed run continues, as on one device
 
 
 def free_ports(count):
@@ -71,63 +72,15 @@ def free_ports(count):
     return ports
 
 
-def start_workers(folder, data, epochs):
-    """Two fashion_mnist.py workers on 127.0.0.1, each writing into folder/worker<index>."""
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    processes = []
-    for index in range(2):
-        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(subprocess.Popen(
-            [sys.executable, "-u", str(SCRIPT), "--distribute", "--epochs", str(epochs),
-             "--seed", "1", "--dataset-dir", str(data), "--output", str(folder / f"worker{index}")],
-            cwd=folder, env=user_env({"TF_CONFIG": json.dumps(config)}),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    return processes
-
-
-def saved_models(folder):
-    import keras  # only now: TensorFlow's threads would have slowed the workers down
-
-    return [keras.models.load_model(folder / f"worker{index}" / "fashion_mnist.keras")
-            for index in range(2)]
-
-
-def assert_same_weights(models):
-    for a, b in zip(*(model.weights for model in models)):
-        assert np.array_equal(a.numpy(), b.numpy()), a.path  # batch norm's statistics too
-
-
-@pytest.mark.slow
 @on_backend("tensorflow")
-def test_two_workers_train_one_model_together(tmp_path, tiny_data):
-    processes = start_workers(tmp_path, tiny_data, epochs=2)
-    for process in processes:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-        assert "[INFO] trained 2 epochs" in out and "val_accuracy" in out
+def test_a_tensorflow_cluster_is_told_to_use_jax(monkeypatch):
+    from pyimagesearch.safety.errors import UserError
+    from pyimagesearch.training.distribute import choose
 
-    models = saved_models(tmp_path)
-    # 256 images, 128 per worker: 4 steps of a batch of 32 on each per epoch
-    assert [int(model.optimizer.iterations) for model in models] == [8, 8]
-    assert_same_weights(models)
-
-
-@pytest.mark.slow
-@on_backend("tensorflow")
-def test_ctrl_c_on_one_worker_stops_both_at_the_same_step(tmp_path, tiny_data):
-    processes = start_workers(tmp_path, tiny_data, epochs=200)
-    seen = ""
-    while "Epoch 3/" not in seen:  # the first two epochs are done
-        seen += processes[1].stdout.read(1) or pytest.fail("worker 1 ended early")
-    processes[1].send_signal(signal.SIGINT)
-    for process in processes:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 130, err[-3000:]
-        assert "interrupted by Ctrl-C after" in err
-    models = saved_models(tmp_path)
-    updates = [int(model.optimizer.iterations) for model in models]
-    assert updates[0] == updates[1] and 8 <= updates[0] <= 16  # stopped in epoch 3 or 4
-    assert_same_weights(models)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}}))
+    with pytest.raises(UserError, match="^Keras 3 does not train across machines on "
+                                        "TensorFlow .*KERAS_BACKEND=jax"):
+        choose(True)
 
 
 def run_jax(folder, data, *flags, env=None):
