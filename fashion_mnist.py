@@ -24,17 +24,15 @@ from pyimagesearch import cli, display, plots
 from pyimagesearch.classify import classify, read as read_pictures
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
 from pyimagesearch.montage import pick_images, prediction_montage, save_image
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError, plural
 from pyimagesearch.safety.interrupts import leave
 from pyimagesearch.safety.supervisor import Supervisor, supervise
-from pyimagesearch.safety.text import plural
 from pyimagesearch.training import backend
 
 # the chapter's hyper-parameters: number of epochs, base learning rate, batch size
 NUM_EPOCHS = 25
 INIT_LR = 1e-2
 BS = 32
-EVAL_BS = 64  # evaluation's batch: the predictions do not depend on it, memory does
 
 
 def load_data(dataset_dir, limit):
@@ -47,30 +45,6 @@ def load_data(dataset_dir, limit):
                             f"use a smaller number")
         trainX, trainY = trainX[:limit], trainY[:limit]
     return (trainX, trainY), (testX, testY)
-
-
-def start_backend(args):
-    """The devices to train on, the seed and the precision; returns where to train (a
-    :class:`~pyimagesearch.training.distribute.Placement`)."""
-    import keras
-
-    from pyimagesearch.safety.streams import native_stderr_muted
-    from pyimagesearch.training import distribute
-    from pyimagesearch.training.precision import choose_precision
-
-    with native_stderr_muted():  # several machines: gRPC's start-up lines
-        place = distribute.choose(args.distribute)
-    if args.distribute:
-        print(f"[INFO] training on {plural(place.replicas, 'device')}, a batch of "
-              f"{args.batch_size} on each at every step")
-    if args.seed is not None:
-        # same seed, machine and backend: same initial weights, batches, dropout masks, history
-        backend.make_deterministic(args.seed)
-    policy, note = choose_precision(args.mixed_precision)
-    keras.mixed_precision.set_global_policy(policy)
-    if note:
-        print(f"[INFO] {note}")
-    return place
 
 
 def build_model(args, place, images):
@@ -149,30 +123,13 @@ def load_trained_model(path):
     return load_model(path)
 
 
-def predict(model, images, tta=False):
-    """The probability of each class for each image. With ``tta``, the probabilities for
-    each image and for its left-right mirror image are averaged."""
-    import keras
-
-    from pyimagesearch.pipeline import make_dataset
-
-    def probabilities(images):
-        return model.predict(make_dataset(images, np.zeros(len(images), np.uint8), EVAL_BS),
-                             verbose=0)
-
-    scores = probabilities(images)
-    if tta:
-        channels_first = keras.backend.image_data_format() == "channels_first"
-        width = 3 if channels_first and images.ndim == 4 else 2
-        scores = (scores + probabilities(np.flip(images, axis=width))) / 2
-    return scores
-
-
 def evaluate(model, testX, testY, tta=False):
     """Print the chapter's classification report and the confusion matrix; returns the
     predictions and the matrix (rows: true labels, columns: predictions)."""
+    from pyimagesearch import pipeline
+
     print("[INFO] evaluating network...")
-    preds = predict(model, testX, tta).argmax(axis=1)
+    preds = pipeline.predict(model, testX, tta).argmax(axis=1)
     print(classification_report(testY, preds, target_names=LABEL_NAMES, zero_division=0))
     matrix = confusion_matrix(testY, preds, labels=range(len(LABEL_NAMES)))
     print("[INFO] confusion matrix (rows: true label, columns: predicted label):")
@@ -191,11 +148,9 @@ def make_montage(testX, testY, preds, seed):
 def write_results(model, H, test, args, run):
     """Evaluate the model on ``test`` (testX, testY): the report, the plot of ``H`` (None for
     a loaded model), the confusion matrix and the montage, shown until a key is pressed."""
-    import keras
-
     # make predictions on the test set and show a nicely formatted classification report
     testX, testY = test
-    changes = cli.describe_recipe(args, keras.mixed_precision.global_policy().compute_dtype)
+    changes = cli.describe_recipe(args, backend.compute_dtype())
     if changes:
         print(f"[INFO] changed from the chapter's recipe: {changes}")
     preds, matrix = evaluate(model, testX, testY, args.tta)
@@ -225,13 +180,15 @@ def write_results(model, H, test, args, run):
 def classify_pictures(model, pictures, args, run):
     """Your ``pictures`` classified by ``model``: printed, written and shown (see
     :mod:`pyimagesearch.classify`)."""
+    from pyimagesearch.pipeline import predict
+
     classify(partial(predict, model, tta=args.tta), pictures, args.output, run,
              window=not args.no_display)
 
 
 def classify_only(args, pictures, run):
     """--load with --classify: your pictures only, with no Fashion-MNIST data needed."""
-    start_backend(args)
+    backend.set_up(args)
     model = load_trained_model(args.load)
     run.prepare_folders()
     classify_pictures(model, pictures, args, run)
@@ -253,12 +210,12 @@ def run_chapter(argv):
 
         # load the data, and reshape it to the backend's channel order
         (trainX, trainY), (testX, testY) = load_data(args.dataset_dir, args.limit)
-        place = start_backend(args)
+        place = backend.set_up(args)
         place.check_share(len(trainX))
-        from pyimagesearch.pipeline import add_channel_axis, make_dataset
+        from pyimagesearch import pipeline
 
-        trainX, testX = add_channel_axis(trainX), add_channel_axis(testX)
-        testData = make_dataset(testX, testY, EVAL_BS)  # scaled to [0, 1], labels one-hot
+        trainX, testX = pipeline.add_channel_axis(trainX), pipeline.add_channel_axis(testX)
+        testData = pipeline.make_dataset(testX, testY, pipeline.EVAL_BS)  # [0, 1], one-hot
 
         # build, compile and train the network, or load one trained before
         H = None

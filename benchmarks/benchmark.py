@@ -48,13 +48,13 @@ NUM_EPOCHS, INIT_LR, BS = 25, 1e-2, 32  # the chapter's, for the reference (a)
 
 def start_keras(config):
     """Import Keras, on the backend KERAS_BACKEND names, as the configuration's program
-    would: the reference (a) plainly, the others through fashion_mnist.py, whose import
-    sets the process up as a run does."""
+    would: the reference (a) plainly, the others as fashion_mnist.py's main starts it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from pyimagesearch.safety.streams import native_stderr_muted
+    from pyimagesearch.training import backend
 
     if config != "a":
-        import fashion_mnist  # noqa: F401
+        backend.start()
     with native_stderr_muted():
         import keras  # noqa: F401
 
@@ -139,16 +139,16 @@ def worker(config, steps, warmup):
         eval_seconds = time.perf_counter() - start
         del ty
     else:
-        import fashion_mnist as fm
+        from pyimagesearch.pipeline import predict
 
         data = make_dataset(trainX[:n], trainY[:n], BS, shuffle=True)
         model.fit(data, epochs=1, callbacks=[clock], shuffle=False, verbose=0)
         train_seconds = time.perf_counter() - clock.start
         release_freed_memory()
         # warm up the predict function; XLA (e) compiles each batch shape, so give it them all
-        fm.predict(model, testX if config == "e" else testX[:64])
+        predict(model, testX if config == "e" else testX[:64])
         start = time.perf_counter()
-        preds = fm.predict(model, testX).argmax(axis=1)
+        preds = predict(model, testX).argmax(axis=1)
         eval_seconds = time.perf_counter() - start
     peak_mb = peak_memory_mb()
     print(json.dumps({

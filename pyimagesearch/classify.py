@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from pyimagesearch import display, photos
-from pyimagesearch.datasets import LABEL_NAMES
+from pyimagesearch.datasets import LABEL_NAMES, mirrored, scaled
 from pyimagesearch.montage import SHEET_PICTURES, classified_sheet, save_image
 from pyimagesearch.portable.runtimes import RUNTIMES, PortableModel, is_portable
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError, shown
 from pyimagesearch.safety.interrupts import leave
 from pyimagesearch.safety.supervisor import Supervisor, supervise
-from pyimagesearch.safety.text import shown
 
 SHEET = "classified.png"
 
@@ -65,9 +64,9 @@ def classify(probabilities, pictures, output, run, window=True):
 def portable_probabilities(model, images, tta=False):
     """The probabilities ``model`` (a :class:`PortableModel`) gives 28x28 uint8 ``images``;
     with ``tta``, averaged with their mirror images'."""
-    x = images[..., None].astype(np.float32) / 255
+    x = scaled(images[..., None])
     scores = model.predict(x)
-    return (scores + model.predict(x[:, :, ::-1])) / 2 if tta else scores
+    return (scores + model.predict(mirrored(x))) / 2 if tta else scores
 
 
 def exported_model(text):

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from pyimagesearch.portable import export
 from pyimagesearch.portable.runtimes import is_portable
-from pyimagesearch.safety.errors import UserError
-from pyimagesearch.safety.text import plural, shown
+from pyimagesearch.errors import UserError, plural, shown
 from pyimagesearch.training.backend import check_configured, versions
 
 # what a run writes into its output folder, besides the model

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.safety.errors import UserError, summary
-from pyimagesearch.safety.text import shown
+from pyimagesearch.errors import UserError, shown, summary
 
 LABEL_NAMES = ["top", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot"]
@@ -43,6 +42,17 @@ MAX_IDX_BYTES = 2**30  # Fashion-MNIST's largest file holds 47 MB
 
 class DatasetError(UserError):
     """The data could not be found or is not valid Fashion-MNIST; the message says what to do."""
+
+
+def scaled(images):
+    """uint8 images as the network takes them: float32 in [0, 1]."""
+    return images.astype(np.float32) / np.float32(255)
+
+
+def mirrored(images, channels_first=False):
+    """A batch of images (n, height, width, ...), or (n, 1, height, width) ``channels_first``,
+    each mirrored left to right: what test-time augmentation predicts beside each image."""
+    return np.flip(images, axis=3 if channels_first else 2)
 
 
 def read_idx(path):

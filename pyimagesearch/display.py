@@ -10,7 +10,7 @@ import sys
 import cv2
 
 from pyimagesearch.safety.streams import in_notebook, native_stderr_muted
-from pyimagesearch.safety.text import shown
+from pyimagesearch.errors import shown
 
 WINDOW_TITLE = "Fashion MNIST"
 

@@ -41,9 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.safety.errors import UserError, reason
+from pyimagesearch.errors import UserError, reason, shown
 from pyimagesearch.safety.streams import native_stderr_captured
-from pyimagesearch.safety.text import shown
 
 import cv2
 from PIL import Image  # Matplotlib's own dependency: reads a picture's size, not its pixels

@@ -5,7 +5,10 @@ every backend Keras runs on (TensorFlow, JAX, PyTorch) gets the very same batche
 import keras
 import numpy as np
 
+from pyimagesearch.datasets import mirrored, scaled
+
 NUM_CLASSES = 10
+EVAL_BS = 64  # evaluation's batch: the predictions do not depend on it, memory does
 
 
 def add_channel_axis(images):
@@ -18,14 +21,15 @@ def add_channel_axis(images):
 
 class Batches(keras.utils.PyDataset):
     """What :func:`make_dataset` returns: a Keras ``PyDataset`` of (float images in [0, 1],
-    one-hot labels) batches, each made when it is asked for; iterating it gives them in
-    turn."""
+    one-hot labels) batches, or of images alone without ``labels``, each made when it is
+    asked for; iterating it gives them in turn."""
 
     def __init__(self, images, labels, batch_size, shuffle, seed, epochs, augment):
         super().__init__()
         if images.ndim == 3:
             images = add_channel_axis(images)
-        self.images, self.labels = images, np.asarray(labels, np.uint8)
+        self.images = images
+        self.labels = None if labels is None else np.asarray(labels, np.uint8)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.seed = int(np.random.default_rng().integers(2**32)) if seed is None else seed
         self.epochs = epochs
@@ -50,11 +54,12 @@ class Batches(keras.utils.PyDataset):
                 order = np.random.default_rng(key).permutation(len(self.images))
             self._order = key, order
         chosen = self._order[1][step * self.batch_size:(step + 1) * self.batch_size]
-        x = self.images[chosen].astype(np.float32) / np.float32(255)
+        x = scaled(self.images[chosen])
         if self.augment is not None:  # from the batch's own numbers: the same in any order
             x = self.augment(x, np.random.default_rng([*key, step]))
-        y = np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[chosen]]
-        return x, y
+        if self.labels is None:
+            return (x,)
+        return x, np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[chosen]]
 
     def on_epoch_end(self):
         self._draw += 1
@@ -68,7 +73,8 @@ class Batches(keras.utils.PyDataset):
 def make_dataset(images, labels, batch_size, shuffle=False, seed=None, epochs=None,
                  augment=None):
     """Batches of (float images in [0, 1], one-hot labels), as a :class:`Batches` that
-    ``model.fit``, ``evaluate`` and ``predict`` take on every backend.
+    ``model.fit``, ``evaluate`` and ``predict`` take on every backend (``labels`` None:
+    images alone, for ``predict``).
 
     ``images`` stay uint8 in memory, a quarter of a float32 copy: each batch is gathered,
     then scaled and one-hot encoded, when it is asked for. ``images`` are (n, 28, 28), or
@@ -83,6 +89,20 @@ def make_dataset(images, labels, batch_size, shuffle=False, seed=None, epochs=No
     the batch's own), such as :func:`augment_batch`, applied to every batch.
     """
     return Batches(images, labels, batch_size, shuffle, seed, epochs, augment)
+
+
+def predict(model, images, tta=False):
+    """The probability of each class for each of ``images`` (uint8, with or without the
+    channel axis), a batch at a time. With ``tta``, the probabilities for each image and for
+    its left-right mirror image are averaged."""
+    def probabilities(images):
+        return model.predict(make_dataset(images, None, EVAL_BS), verbose=0)
+
+    scores = probabilities(images)
+    if tta:
+        channels_first = images.ndim == 4 and keras.config.image_data_format() == "channels_first"
+        scores = (scores + probabilities(mirrored(images, channels_first))) / 2
+    return scores
 
 
 def augment_batch(images, rng, max_shift=2, erase_size=10, erase_rate=0.5):

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from pyimagesearch.montage import save_image
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 
 def make_photo(image, path, rng):

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, assert_clean_failure, run_main, user_env
 from pyimagesearch import classify
 from pyimagesearch.portable.export import missing_packages
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 
 def classify_program(*args, cwd, pythonpath=()):

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from pyimagesearch import cli
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 
 def help_text():

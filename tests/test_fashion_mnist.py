@@ -266,13 +266,13 @@ def test_tta_averages_each_image_with_its_mirror():
     images = np.random.default_rng(1).integers(0, 256, (50, 28, 28), dtype=np.uint8)
     x = images[..., None] / np.float32(255)
     scores = model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)
-    np.testing.assert_allclose(fashion_mnist.predict(model, images, tta=True), scores / 2,
+    np.testing.assert_allclose(pipeline.predict(model, images, tta=True), scores / 2,
                                rtol=1e-5)
     plain = model.predict(x, verbose=0)
-    np.testing.assert_allclose(fashion_mnist.predict(model, images), plain, rtol=1e-6)
+    np.testing.assert_allclose(pipeline.predict(model, images), plain, rtol=1e-6)
     assert not np.array_equal(plain.argmax(1), scores.argmax(1))  # the mirror did count
     # the driver's images carry their channel axis: the mirror is still left-right
-    np.testing.assert_allclose(fashion_mnist.predict(model, images[..., None], tta=True),
+    np.testing.assert_allclose(pipeline.predict(model, images[..., None], tta=True),
                                scores / 2, rtol=1e-5)
 
 

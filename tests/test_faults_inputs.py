@@ -19,7 +19,7 @@ import pytest
 import fashion_mnist
 from conftest import SCRIPT, run_main, start_training, user_env
 from pyimagesearch import photos
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 from pyimagesearch.safety.supervisor import supervise
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import REAL_DATA, ROOT, assert_clean_failure, needs_real_data, run_main
 from pyimagesearch.testphoto import make_photo
 from pyimagesearch import photos
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 
 def shirt():

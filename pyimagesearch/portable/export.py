@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pyimagesearch.datasets import scaled
 from pyimagesearch.portable.runtimes import INSTALL, PortableModel
 from pyimagesearch.safety.atomic import folder_replaced, replaced_atomically
-from pyimagesearch.safety.errors import UserError, summary
+from pyimagesearch.errors import UserError, shown, summary
 from pyimagesearch.safety.streams import native_stderr_muted
-from pyimagesearch.safety.text import shown
 
 # the file each format is written to, beside the model: fashion_mnist.tflite, ...
 SUFFIXES = {"litert": ".tflite", "litert-int8": "-int8.tflite", "onnx": ".onnx",
@@ -245,7 +245,7 @@ class Check:
 def check(format, path, testX, testY, keras_probabilities):
     """Run the export at ``path`` in its own runtime on ``testX`` (uint8, with the channel
     axis) and compare it with the Keras model's probabilities."""
-    images = testX.astype(np.float32) / 255
+    images = scaled(testX)
     if format == "saved-model":
         import tensorflow as tf
 
@@ -287,10 +287,10 @@ def export_all(model, destinations, data, run, seed=None):
     drawn with ``seed``. ``run`` (the :class:`~pyimagesearch.safety.supervisor.Supervisor`)
     writes each file; an export that fails its check is removed, and is a problem of the run."""
     trainX, testX, testY = data
-    keras_probabilities = model.predict(testX.astype(np.float32) / 255, batch_size=64, verbose=0)
+    keras_probabilities = model.predict(scaled(testX), batch_size=64, verbose=0)
     accuracy = np.mean(keras_probabilities.argmax(1) == testY)
     chosen = np.random.default_rng(seed or 0).permutation(len(trainX))[:CALIBRATION_IMAGES]
-    calibration = trainX[chosen].astype(np.float32) / 255
+    calibration = scaled(trainX[chosen])
     run.exporting()  # a stop signal ends the exports after the current one
     formats = list(destinations.items())
     for number, (format, path) in enumerate(formats):

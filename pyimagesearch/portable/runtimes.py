@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.safety.errors import UserError, reason, summary
+from pyimagesearch.errors import UserError, reason, shown, summary
 from pyimagesearch.safety.streams import native_stderr_muted
-from pyimagesearch.safety.text import shown
 
 KINDS = {".tflite": "LiteRT", ".onnx": "ONNX"}  # the kind of model each suffix names
 # the runtime each kind of file runs in: module, and the package that has it

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
-from pyimagesearch.safety.errors import UserError, reason
+from pyimagesearch.errors import UserError, reason
 
 class State:
     """What a backup holds: ``epoch`` (epochs finished), ``history`` (as ``History.history``),

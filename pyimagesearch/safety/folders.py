@@ -6,8 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pyimagesearch.safety.errors import UserError, reason
-from pyimagesearch.safety.text import article
+from pyimagesearch.errors import UserError, article, reason
 
 
 def nearest_existing(path):

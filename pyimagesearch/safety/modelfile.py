@@ -9,7 +9,7 @@ import keras
 from packaging.version import InvalidVersion, Version  # Keras's own dependency
 
 from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
-from pyimagesearch.safety.errors import UserError, reason, summary
+from pyimagesearch.errors import UserError, reason, summary
 
 
 def save_model(model, path):

@@ -23,12 +23,11 @@ from pathlib import Path
 
 from pyimagesearch.safety import interrupts
 from pyimagesearch.safety.atomic import remove_stale_temporaries
-from pyimagesearch.safety.errors import UserError, reason
+from pyimagesearch.errors import UserError, plural, reason, shown
 from pyimagesearch.safety.folders import check_folder, create_folder, missing_folders
 from pyimagesearch.safety.lock import Locked, RunLock, holder
 from pyimagesearch.safety.streams import surviving_streams
 from pyimagesearch.safety.tempfolder import private_temporary_folder
-from pyimagesearch.safety.text import plural, shown
 
 TRAINING = "{signal}: stopping after this batch ({again} to quit at once)"
 SAVING = "{signal}: writing the model and its results first ({again} to quit at once)"

@@ -41,7 +41,7 @@ def configured():
 
 def check_configured():
     """The backend Keras is set to, or ``UserError`` if this program cannot train on it."""
-    from pyimagesearch.safety.errors import UserError
+    from pyimagesearch.errors import UserError
 
     name, where = configured()
     if name not in BACKENDS:
@@ -68,7 +68,7 @@ def start():
     devices probed quietly. A backend that is not installed, or an OpenCV that cannot
     load its system libraries, is a ``UserError`` that says what to install. A Keras
     imported before is used as it is. Returns the ``keras`` module."""
-    from pyimagesearch.safety.errors import UserError
+    from pyimagesearch.errors import UserError
 
     open_standard_streams()
     limit_malloc_arenas()
@@ -151,6 +151,39 @@ def accelerator():
         if torch.cuda.is_available():
             return "gpu", torch.cuda.get_device_capability()
     return "cpu", None
+
+
+def set_up(args):
+    """Where and how the run of the command line ``args`` trains, once Keras has started:
+    on every device with --distribute, deterministically with --seed, in mixed precision
+    where the hardware has it with --mixed-precision; says what it chose. Returns where to
+    train (a :class:`~pyimagesearch.training.distribute.Placement`)."""
+    import keras
+
+    from pyimagesearch.errors import plural
+    from pyimagesearch.training import distribute
+    from pyimagesearch.training.precision import choose_precision
+
+    with native_stderr_muted():  # several machines: gRPC's start-up lines
+        place = distribute.choose(args.distribute)
+    if args.distribute:
+        print(f"[INFO] training on {plural(place.replicas, 'device')}, a batch of "
+              f"{args.batch_size} on each at every step")
+    if args.seed is not None:
+        # same seed, machine and backend: same initial weights, batches, dropout masks, history
+        make_deterministic(args.seed)
+    policy, note = choose_precision(args.mixed_precision)
+    keras.mixed_precision.set_global_policy(policy)
+    if note:
+        print(f"[INFO] {note}")
+    return place
+
+
+def compute_dtype():
+    """What training computes in: float32, or bfloat16 or float16 in mixed precision."""
+    import keras
+
+    return keras.mixed_precision.global_policy().compute_dtype
 
 
 def make_deterministic(seed):

@@ -9,8 +9,7 @@ import os
 
 import keras
 
-from pyimagesearch.safety.errors import UserError
-from pyimagesearch.safety.text import plural
+from pyimagesearch.errors import UserError, plural
 
 
 class Placement:

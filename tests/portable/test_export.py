@@ -13,7 +13,7 @@ from conftest import on_backend
 from pyimagesearch import cli
 from pyimagesearch.portable import export
 from pyimagesearch.portable.export import export_path, missing_packages
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 FORMATS = list(export.SUFFIXES)
 

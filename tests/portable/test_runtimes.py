@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.portable import runtimes
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 
 def test_int8_tensors_are_quantized_and_back_with_their_scale():

@@ -10,8 +10,7 @@ import pytest
 from conftest import run_main, start_training
 from pyimagesearch import cli
 from pyimagesearch.safety import backup
-from pyimagesearch.safety.errors import UserError
-from pyimagesearch.safety.text import plural
+from pyimagesearch.errors import UserError, plural
 
 SETTINGS = {"epochs": 4, "seed": 3}
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from pyimagesearch.safety import folders
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 
 def test_a_folder_that_could_be_made_passes_and_is_not_made(tmp_path):

@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from conftest import ROOT, run_main, write_dataset
 from pyimagesearch.safety import modelfile
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 
 
 def small_model():

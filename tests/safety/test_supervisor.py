@@ -10,7 +10,7 @@ import pytest
 from pyimagesearch import cli
 from pyimagesearch.portable.export import leftovers
 from pyimagesearch.safety import interrupts
-from pyimagesearch.safety.errors import UserError
+from pyimagesearch.errors import UserError
 from pyimagesearch.safety.supervisor import RunEnded, Supervisor, supervise
 
 

@@ -22,7 +22,7 @@ import fashion_mnist as fm
 from pyimagesearch.cli import parse_args, written
 from pyimagesearch.datasets import load_fashion_mnist
 from pyimagesearch.training.distribute import choose
-from pyimagesearch.pipeline import make_dataset
+from pyimagesearch.pipeline import make_dataset, predict
 from pyimagesearch.safety.supervisor import Supervisor
 
 ((trainX, trainY), (testX, testY)), _ = load_fashion_mnist(sys.argv[1])
@@ -31,7 +31,7 @@ args = parse_args(["--epochs", "1", "--seed", "1", "--distribute", "--output", s
 model = fm.build_model(args, place, len(trainX))
 with Supervisor(*written(args)) as run:
     run.prepare_folders(model)
-    data = trainX, trainY, make_dataset(testX, testY, fm.EVAL_BS)
+    data = trainX, trainY, make_dataset(testX, testY, 64)
     history = fm.train(model, args, data, run, place)
 kernel = model.layers[0].kernel  # a MirroredVariable: one copy per device
 copies = [v.numpy() for v in kernel.value.values]
@@ -41,7 +41,7 @@ print(json.dumps({
     "updates": int(model.optimizer.iterations.numpy()),
     "copies_equal": bool((copies[0] == copies[1]).all()),
     "loss": history["loss"],
-    "predictions": len(fm.predict(model, testX)),
+    "predictions": len(predict(model, testX)),
     "backup": run.backup_path.exists(),  # kept until the results are written
 }))
 """
@@ -74,7 +74,7 @@ def free_ports(count):
 
 @on_backend("tensorflow")
 def test_a_tensorflow_cluster_is_told_to_use_jax(monkeypatch):
-    from pyimagesearch.safety.errors import UserError
+    from pyimagesearch.errors import UserError
     from pyimagesearch.training.distribute import choose
 
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}}))
@@ -129,7 +129,7 @@ def test_two_jax_processes_train_one_model_with_fit(tmp_path, tiny_data):
 
 
 def test_too_few_images_to_give_every_process_one_are_refused():
-    from pyimagesearch.safety.errors import UserError
+    from pyimagesearch.errors import UserError
     from pyimagesearch.training.distribute import Placement
 
     with pytest.raises(UserError, match="^1 training image cannot be shared among 2 processes; "
