@@ -157,7 +157,8 @@ def write_results(model, H, test, args, run):
 
     # plot the training loss and accuracy, the confusion matrix, and a montage of 16 test
     # images with their predicted labels
-    plot, confusion, montage_path = (args.output / name for name in cli.OUTPUTS[:3])
+    plot, confusion, montage_path = (args.output / cli.OUTPUTS[output]
+                                     for output in ("plot", "confusion", "montage"))
     montage = make_montage(testX, testY, preds, args.seed)
     outputs = [("confusion matrix", confusion, lambda: plots.save_figure(
                    plots.plot_confusion(matrix, LABEL_NAMES, changes), confusion)),
@@ -174,7 +175,7 @@ def write_results(model, H, test, args, run):
             if path != montage_path:
                 display.show_inline(path)
     if not args.no_display:
-        display.show_window(montage, montage_path, run.signals)
+        display.show_window(montage, montage_path, run)
 
 
 def classify_pictures(model, pictures, args, run):

@@ -37,7 +37,7 @@ def read(paths, run):
     if paths and not pictures:
         raise UserError("none of the pictures given can be classified")
     if problems:
-        run.problems.append("some pictures could not be classified")
+        run.problem("some pictures could not be classified")
     return pictures
 
 
@@ -58,7 +58,7 @@ def classify(probabilities, pictures, output, run, window=True):
     written = run.write([("your pictures, as the network saw them,", path,
                           lambda: save_image(sheet, path))])
     if window and path in written:  # one that could not be written (a full disk) was said
-        display.show_window(sheet, path, run.signals)
+        display.show_window(sheet, path, run)
 
 
 def portable_probabilities(model, images, tta=False):

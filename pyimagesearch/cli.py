@@ -13,7 +13,8 @@ from pyimagesearch.errors import UserError, plural, shown
 from pyimagesearch.training.backend import check_configured, versions
 
 # what a run writes into its output folder, besides the model
-OUTPUTS = ["plot.png", "confusion.png", "montage.png", "classified.png"]
+OUTPUTS = {"plot": "plot.png", "confusion": "confusion.png", "montage": "montage.png",
+           "sheet": "classified.png"}
 
 
 def as_int(text):
@@ -132,7 +133,7 @@ def written(args):
     """What the run of ``args`` writes, as its Supervisor takes it: the output folder, the
     files the run may write (there, and the exports beside the model), and the model file
     when the run trains it or exports it (else None)."""
-    files = [args.output / name for name in OUTPUTS]
+    files = [args.output / name for name in OUTPUTS.values()]
     if args.export:  # every format's leftovers, not only the formats asked for
         files += export.leftovers(args.model)
     return args.output, files, args.model if args.load is None or args.export else None

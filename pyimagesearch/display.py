@@ -33,15 +33,15 @@ def why_no_window():
     return None if opened else f"OpenCV could not open a window on display {name}"
 
 
-def show_until_key(title, image, signals=None):
-    """Show ``image`` in a window until a key is pressed, the window is closed or
-    ``signals`` (what :func:`interrupts.deferred` yields) has a stop signal; False if this
-    OpenCV cannot open windows at all (opencv-python-headless)."""
+def show_until_key(title, image, run=None):
+    """Show ``image`` in a window until a key is pressed, the window is closed or a stop
+    signal has come to ``run`` (its ``stop_asked``); False if this OpenCV cannot open
+    windows at all (opencv-python-headless)."""
     try:
         with native_stderr_muted():  # Qt's complaints about missing fonts
             cv2.imshow(title, image)
             while cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) >= 1:
-                if cv2.waitKey(100) != -1 or getattr(signals, "signum", None) is not None:
+                if cv2.waitKey(100) != -1 or getattr(run, "stop_asked", False):
                     break
             cv2.destroyAllWindows()
     except cv2.error:
@@ -49,11 +49,11 @@ def show_until_key(title, image, signals=None):
     return True
 
 
-def show(title, image, signals=None):
+def show(title, image, run=None):
     """Show ``image`` until a key is pressed (see :func:`show_until_key`), where a window
     can open; otherwise return why it could not (a sentence fragment), else None."""
     reason = why_no_window()
-    if reason is None and not show_until_key(title, image, signals):
+    if reason is None and not show_until_key(title, image, run):
         reason = "this OpenCV has no window support (opencv-python-headless?)"
     return reason
 
@@ -68,13 +68,13 @@ def show_inline(image):
         display(Image(data=cv2.imencode(".png", image)[1].tobytes(), format="png"))
 
 
-def show_window(image, path, signals=None):
+def show_window(image, path, run=None):
     """Show ``image`` (saved at ``path``) in the chapter's window until a key is pressed or a
     stop signal comes; where no window can open, say why and where its file is. In a
     notebook, show it inline."""
     if in_notebook():
         show_inline(image)
         return
-    reason = show(WINDOW_TITLE, image, signals)
+    reason = show(WINDOW_TITLE, image, run)
     if reason:
         print(f"[INFO] {reason}, so no window was opened; open {shown(path)} to see it")

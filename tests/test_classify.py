@@ -118,13 +118,14 @@ def test_the_sheet_is_shown_only_where_it_was_written(tmp_path, monkeypatch):
 
     shown = []
     monkeypatch.setattr(classify.display, "show_window",
-                        lambda image, path, signals: shown.append(path))
+                        lambda image, path, run: shown.append(path))
 
     class Run:  # writes what it is given, or, on a full disk, nothing (saying so itself)
-        signals, problems = None, []
-
         def __init__(self, full):
             self.full = full
+
+        def problem(self, sentence):
+            pass
 
         def write(self, files, then=()):
             return [] if self.full else [path for _, path, _ in files]

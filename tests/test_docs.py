@@ -182,3 +182,12 @@ def test_commands_in_the_readme_run_something_that_exists():
                 wrong.append(f"README.md:{line}: `python {script}`: {script} has no "
                              f"`if __name__ == \"__main__\"`")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_code_reads_in_100_columns():
+    files = [ROOT / "fashion_mnist.py", *sorted((ROOT / "pyimagesearch").rglob("*.py"))]
+    wide = [f"{file.relative_to(ROOT)}:{number}: {len(line)} characters"
+            for file in files
+            for number, line in enumerate(file.read_text("utf-8").splitlines(), 1)
+            if len(line) > 100]
+    assert not wide, "\n".join(wide)

@@ -295,7 +295,7 @@ def export_all(model, destinations, data, run, seed=None):
     formats = list(destinations.items())
     for number, (format, path) in enumerate(formats):
         later = [path for _, path in formats[number + 1:]]
-        if run.signals.signum is not None:
+        if run.stop_asked:
             print(f"[INFO] stopped before exporting {', '.join(f for f, _ in formats[number:])}",
                   file=sys.stderr)
             return
@@ -317,7 +317,7 @@ def export_all(model, destinations, data, run, seed=None):
             _remove(path)
             print(f"[WARNING] {format} failed its check: {failure}; {shown(path)} was removed",
                   file=sys.stderr)
-            run.problems.append(f"the {format} export failed its check")
+            run.problem(f"the {format} export failed its check")
 
 
 def _remove(path):

@@ -1,14 +1,13 @@
 """A callback that ends training cleanly, so that what was learned is kept: after a stop
 signal (Ctrl-C, SIGTERM or SIGHUP), or when the loss is no longer a finite number."""
 
-import math
-
 import keras
 
 
-class TrainingGuard(keras.callbacks.Callback):
+class TrainingGuard(keras.callbacks.TerminateOnNaN):
     """Ends ``fit`` after the current batch when a stop signal has come or the loss is no
-    longer finite, so that what was learned can still be evaluated and saved.
+    longer finite (Keras's ``TerminateOnNaN`` checks it), so that what was learned can
+    still be evaluated and saved.
 
     ``signals`` says whether a stop signal has come: its ``signum``, set by the handler
     of :func:`pyimagesearch.safety.interrupts.deferred`, which should be active around ``fit``.
@@ -54,9 +53,8 @@ class TrainingGuard(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._batches = batch + 1
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.diverged = True
+        super().on_batch_end(batch, logs)  # a NaN or infinite loss: stop_training
+        self.diverged = self.diverged or self.model.stop_training and not self._signalled()
         if self._signalled() or self.diverged:
             self.model.stop_training = True
             self._cut_short = True

@@ -147,6 +147,15 @@ class Supervisor:
         """From now on a first stop signal ends the exports after the current one."""
         self._phase = EXPORTING
 
+    @property
+    def stop_asked(self):
+        """Whether a stop signal has come since the folders were prepared."""
+        return self.signals is not None and self.signals.signum is not None
+
+    def problem(self, sentence):
+        """Note a problem for the run's last words: the run goes on, and ends with 1."""
+        self.problems.append(sentence)
+
     def _acknowledge(self, signum):
         """Say what a first stop signal does in this phase (called by its handler)."""
         print("\n[INFO] " + self._phase.format(signal=interrupts.describe(signum),
@@ -160,8 +169,8 @@ class Supervisor:
         training flags' values, the number of training images): from the backup of an
         interrupted run with the same settings (its variables put into the model), else, or
         with ``restart``, afresh. Without ``keep_backup`` (several processes, each holding
-        a part of the devices) there is no backup, to read or to write. Returns the :class:`backup.State`
-        to train from; :attr:`guard` watches the training."""
+        a part of the devices) there is no backup, to read or to write. Returns the
+        :class:`backup.State` to train from; :attr:`guard` watches the training."""
         from pyimagesearch.safety import backup
         from pyimagesearch.safety.guard import TrainingGuard
 
@@ -302,8 +311,9 @@ class Supervisor:
 
 def supervise(main, argv=None, early_stop="stopped before training"):
     """Run ``main(argv)`` as a program, from the command line or a notebook alike (a wrong
-    flag's ``SystemExit`` becomes its exit code): stop signals raise, output to a reader that is gone
-    is dropped instead of ending the run, temporary files go to a private folder; a
+    flag's ``SystemExit`` becomes its exit code): stop signals raise, output to a reader
+    that is gone is dropped instead of ending the run, temporary files go to a private
+    folder; a
     :class:`UserError` or a stop becomes one line on stderr (``early_stop`` says what a stop
     the run has not noted cut short). Output that cannot be written for another reason (a
     full disk) is said once, and the run ends with 1 at the least. Returns the exit code."""

@@ -1,7 +1,8 @@
 """Keras's backend, started: TensorFlow, JAX or PyTorch, as Keras's own configuration says
 (``KERAS_BACKEND``, else ``~/.keras/keras.json``, else TensorFlow). Set up before it is
 imported, kept quiet while it starts, and the few things that differ between backends
-here: the device it trains on, how a seed makes it deterministic, and its version.
+here: where and how a run trains (:func:`set_up`), how a seed makes it deterministic, and
+its version.
 
 Nothing here imports a backend at module level: its settings must come first.
 """
@@ -13,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from pyimagesearch.safety.streams import native_stderr_muted, open_standard_streams
 from pyimagesearch.training.memory import limit_malloc_arenas
+from pyimagesearch.training.precision import accelerator, choose_precision
 
 # the backends this program trains on: the name Keras gives each, with its own name, the
 # packages on PyPI that hold it, and the file that installs the program with it
@@ -125,34 +127,6 @@ def missing_backend(module, name, where):
             f"install -r {requirements}, or choose an installed backend with KERAS_BACKEND")
 
 
-def accelerator():
-    """("gpu", (major, minor)) when Keras's backend trains on an NVIDIA GPU of that compute
-    capability (or None where it cannot say), else ("cpu", None)."""
-    import keras
-
-    name = keras.backend.backend()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            return "gpu", tf.config.experimental.get_device_details(gpus[0]).get(
-                "compute_capability")
-    elif name == "jax":
-        import jax
-
-        device = jax.devices()[0]
-        if device.platform == "gpu":
-            capability = getattr(device, "compute_capability", None)
-            return "gpu", tuple(map(int, capability.split("."))) if capability else None
-    elif name == "torch":
-        import torch
-
-        if torch.cuda.is_available():
-            return "gpu", torch.cuda.get_device_capability()
-    return "cpu", None
-
-
 def set_up(args):
     """Where and how the run of the command line ``args`` trains, once Keras has started:
     on every device with --distribute, deterministically with --seed, in mixed precision
@@ -162,7 +136,6 @@ def set_up(args):
 
     from pyimagesearch.errors import plural
     from pyimagesearch.training import distribute
-    from pyimagesearch.training.precision import choose_precision
 
     with native_stderr_muted():  # several machines: gRPC's start-up lines
         place = distribute.choose(args.distribute)

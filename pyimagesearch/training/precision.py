@@ -1,6 +1,33 @@
-"""The dtype policy to train in: float32, or mixed precision where the hardware has it."""
+"""The device Keras trains on, and the dtype policy to train in there: float32, or mixed
+precision where the hardware has it."""
 
-from pyimagesearch.training.backend import accelerator
+
+def accelerator():
+    """("gpu", (major, minor)) when Keras's backend trains on an NVIDIA GPU of that compute
+    capability (or None where it cannot say), else ("cpu", None)."""
+    import keras
+
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return "gpu", tf.config.experimental.get_device_details(gpus[0]).get(
+                "compute_capability")
+    elif name == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "gpu":
+            capability = getattr(device, "compute_capability", None)
+            return "gpu", tuple(map(int, capability.split("."))) if capability else None
+    elif name == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return "gpu", torch.cuda.get_device_capability()
+    return "cpu", None
 
 
 def cpu_supports_bfloat16():
