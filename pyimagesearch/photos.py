@@ -63,15 +63,17 @@ REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
 
 
 def header_size(data):
-    """(width, height, format) from the header of the picture in ``data`` (its bytes),
-    without decoding its pixels; None where Pillow does not recognize a picture."""
+    """(width, height, format, whether it has transparency) from the header of the picture
+    in ``data`` (its bytes), without decoding its pixels; None where Pillow does not
+    recognize a picture."""
     try:
         with warnings.catch_warnings():  # Pillow warns of a large picture: its size is checked
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as picture:
-                return (*picture.size, picture.format)
+                alpha = "A" in picture.mode or "transparency" in picture.info
+                return (*picture.size, picture.format, alpha)
     except Image.DecompressionBombError:  # past Pillow's own limit: the size is all we need
-        return MAX_PIXELS + 1, 1, None
+        return MAX_PIXELS + 1, 1, None, False
     except Exception:  # noqa: BLE001 - whatever the bytes are, the answer is the same
         return None
 
@@ -134,7 +136,7 @@ def read_picture(path, notes=None):
     if header is None:
         raise UserError(f"{shown(path)} is not a picture this program can read (JPEG, PNG, "
                         f"BMP, WebP, TIFF, ...)")
-    width, height, kind = header
+    width, height, kind, alpha = header
     if kind is None:  # Pillow's own bomb check refused it
         raise UserError(f"{shown(path)} has more than {MAX_PIXELS / 1e6:g} megapixels; this "
                         f"program reads pictures of up to that: shrink it first")
@@ -144,14 +146,10 @@ def read_picture(path, notes=None):
     if width * height / reduction**2 > MAX_PIXELS:  # known from the header: said at once
         raise UserError(f"{shown(path)} is {width:,} x {height:,} pixels; this program reads "
                         f"pictures of up to {MAX_PIXELS / 1e6:g} megapixels: shrink it first")
-    if reduction > 1:
-        image, said = decode(data, REDUCED[reduction], path)
-    else:
-        image, said = decode(data, cv2.IMREAD_UNCHANGED, path)
-        if image.ndim == 2 or image.shape[2] != 4:
-            # without transparency: decoded again so OpenCV applies the EXIF orientation
-            # (IMREAD_UNCHANGED ignores it), keeping 16 bits
-            image, said = decode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH, path)
+    # transparency kept where there is some; else the EXIF orientation applied (which
+    # IMREAD_UNCHANGED ignores), 16 bits kept either way
+    flags = cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
+    image, said = decode(data, REDUCED.get(reduction, flags), path)
     if not said and kind in ("JPEG", "MPO") and jpeg_cut_short(data):
         said = "its data ends before its end-of-image marker"
     if said and notes is not None:
