@@ -61,7 +61,7 @@ seed = checked(as_int, lambda n: 0 <= n < 2**32, f"a whole number from 0 to {2**
 
 
 def keras_path(text):
-    if not text.endswith(".keras"):
+    if Path(text).suffix != ".keras":  # a name before it too: Keras refuses "folder/.keras"
         raise argparse.ArgumentTypeError(f"must be a file name ending in .keras, not {text!r}")
     return Path(text)
 

@@ -51,7 +51,8 @@ def test_the_readme_table_says_what_help_says():
 @pytest.mark.parametrize("flag, value", [
     ("--epochs", "0"), ("--epochs", "-3"), ("--epochs", "2.5"), ("--batch-size", "0"),
     ("--batch-size", "many"), ("--limit", "0"), ("--lr", "0"), ("--lr", "-0.1"),
-    ("--lr", "nan"), ("--lr", "inf"), ("--model", "model.h5"), ("--weight-decay", "-1"),
+    ("--lr", "nan"), ("--lr", "inf"), ("--model", "model.h5"), ("--model", "out/.keras"),
+    ("--weight-decay", "-1"),
     ("--weight-decay", "nan"), ("--schedule", "linear"), ("--erase-rate", "2"),
     ("--erase-rate", "nan"), ("--max-shift", "-1"), ("--max-shift", "15"),
     ("--max-shift", "1.5"), ("--label-smoothing", "1.5"), ("--swa", "-1"), ("--swa", "x"),
@@ -166,6 +167,19 @@ def test_what_a_backend_cannot_do_is_one_sentence(monkeypatch, backend, flags, p
     monkeypatch.setenv("KERAS_BACKEND", backend)  # read as Keras reads it, before it starts
     with pytest.raises(UserError, match=re.escape(phrase)):
         cli.parse_args(flags)
+
+
+def test_a_hand_edited_keras_json_whose_backend_is_no_name_is_one_sentence(
+        tmp_path, monkeypatch, capsys):
+    (tmp_path / "keras.json").write_text('{"backend": {"name": "jax"}}')
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(UserError, match=re.escape("Keras is set to the '{\"name\": \"jax\"}' "
+                                                  "backend")):
+        cli.parse_args([])
+    with pytest.raises(SystemExit) as done:
+        cli.parse_args(["--version"])
+    assert done.value.code == 0 and "on {\"name\": \"jax\"}" in capsys.readouterr().out
 
 
 def test_each_flag_says_once_what_a_run_does_with_it():

@@ -19,6 +19,7 @@ import pytest
 from conftest import (SCRIPT, assert_clean_failure, idx_bytes, on_backend, run_in_terminal,
                       run_main, run_script, start_training, user_env, wait_for_stderr,
                       write_dataset)
+from pyimagesearch.safety import tempfolder
 
 resource = pytest.importorskip("resource")  # POSIX's: these faults are a POSIX system's
 OUTPUTS = ["plot.png", "confusion.png", "montage.png", "fashion_mnist.keras"]
@@ -227,7 +228,9 @@ def test_leftovers_of_killed_runs_are_removed_and_a_run_leaves_none(tmp_path):
     (out / ".plot-notes.txt").write_text("the user's")  # not ours: kept
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (temp / f"fashion_mnist-{dead.pid}-abcdefgh").mkdir()  # a killed run's private folder
+    killed = temp / f"fashion_mnist-{dead.pid}-abcdefgh"  # a killed run's private folder
+    killed.mkdir()
+    (killed / tempfolder.MARKER).write_text("a temporary folder of process 1\n")
 
     process = start_training(tmp_path, env={"TMPDIR": str(temp)}, wait_for="Epoch 1/")
     process.send_signal(signal.SIGINT)

@@ -130,6 +130,9 @@ def test_an_onnx_model_that_loads_but_cannot_run_is_one_sentence(tmp_path):
     with pytest.raises(UserError, match="odd.onnx could not be run .*--export") as refused:
         PortableModel(path).predict(np.zeros((2, 28, 28, 1), np.float32))
     assert "\n" not in str(refused.value)
+    (tmp_path / "damaged.onnx").write_bytes(b"not a model")
+    with pytest.raises(UserError, match="damaged.onnx is not an ONNX model this program can"):
+        PortableModel(tmp_path / "damaged.onnx")
 
 
 def test_a_run_in_another_thread_says_why_it_cannot_be_stopped_and_works(tmp_path, capsys,

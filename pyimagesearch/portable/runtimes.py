@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch.errors import UserError, reason, shown, summary
+from pyimagesearch.errors import UserError, article, reason, shown, summary
 from pyimagesearch.safety.streams import native_stderr_muted
 
 KINDS = {".tflite": "LiteRT", ".onnx": "ONNX"}  # the kind of model each suffix names
@@ -62,7 +62,7 @@ class PortableModel:
             with native_stderr_muted():  # the runtime's notes on start-up ("XNNPACK")
                 self._open_litert(content) if kind == "LiteRT" else self._open_onnx(content)
         except Exception as error:  # noqa: BLE001 - any damage looks the same to the user
-            raise UserError(f"{shown(path)} is not a {kind} model this program can run "
+            raise UserError(f"{shown(path)} is not {article(kind + ' model')} this program can run "
                             f"({summary(error)}); pass a file written by fashion_mnist.py "
                             f"--export") from None
         if tuple(self.input_shape[1:]) != image_shape or self.output_shape[-1] != classes:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from pyimagesearch.safety.atomic import file_mode
 
+# a lock file is never a link: one would make the lock write into (and remove) what it points to
+NO_LINK = getattr(os, "O_NOFOLLOW", 0)  # POSIX; Windows makes no links without privileges
+
 if os.name == "nt":
     import msvcrt
 
@@ -34,7 +37,7 @@ def holder(path):
     """Who holds the lock at ``path`` ("process 4242 on host, since 10:02"), or None when
     no live process does. Takes nothing."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | NO_LINK)
     except OSError:
         return None
     try:
@@ -56,7 +59,7 @@ class RunLock:
 
     def acquire(self):
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, file_mode())
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | NO_LINK, file_mode())
             try:
                 _try_lock(fd)
             except OSError:

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 PREFIX = "fashion_mnist-"  # fashion_mnist-PID-XXXXXXXX
+MARKER = ".made-by-fashion_mnist"  # written in each private folder: the proof it is one
 
 
 @contextlib.contextmanager
@@ -19,6 +20,7 @@ def private_temporary_folder():
     private = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=system_temp)
     tempfile.tempdir = private
     try:
+        Path(private, MARKER).write_text(f"a temporary folder of process {os.getpid()}\n")
         yield Path(private)
     finally:
         tempfile.tempdir = previous
@@ -27,12 +29,15 @@ def private_temporary_folder():
 
 def remove_stale_folders(folder):
     """Remove the private temporary folders of runs that were killed (their process is
-    gone). Only where a process can be asked whether it lives without harming it."""
+    gone): only folders that hold the marker a run writes, never one whose name merely
+    looks like a run's. Only where a process can be asked whether it lives without harming
+    it."""
     if os.name != "posix":
         return
     for stale in Path(folder).glob(f"{PREFIX}*-*"):
         pid = stale.name[len(PREFIX):].split("-")[0]
-        if pid.isdigit() and not alive(int(pid)):
+        ours = not stale.is_symlink() and (stale / MARKER).is_file()
+        if ours and pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -38,6 +38,8 @@ def configured():
             name = json.load(file).get("backend")
     except (OSError, ValueError, AttributeError):  # none, unreadable, or not Keras's
         name = None
+    if name and not isinstance(name, str):  # a hand-edited file: said as it is written
+        name = json.dumps(name)
     return (name, path) if name else ("tensorflow", "Keras's default")
 
 

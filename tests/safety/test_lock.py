@@ -47,3 +47,23 @@ def test_a_lock_that_cannot_be_written_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         RunLock(tmp_path / "run.lock").acquire()
     assert list(tmp_path.iterdir()) == []  # not an empty lock file, nor one still held
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "O_NOFOLLOW"), reason="POSIX's links")
+def test_a_lock_file_that_is_a_link_is_refused_and_what_it_points_to_kept(tmp_path):
+    from pyimagesearch.errors import UserError
+    from pyimagesearch.safety.supervisor import Supervisor
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's own")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fashion_mnist.lock").symlink_to(victim)
+    with pytest.raises(OSError):
+        RunLock(out / "fashion_mnist.lock").acquire()
+    assert holder(out / "fashion_mnist.lock") is None
+    with Supervisor(out) as run, pytest.raises(UserError, match="^cannot make the lock file "
+                                                               ".*; move what is there away"):
+        run.prepare_folders()
+    assert victim.read_text() == "the user's own"
+    assert (out / "fashion_mnist.lock").is_symlink()  # not removed either
