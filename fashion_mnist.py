@@ -23,8 +23,8 @@ from sklearn.metrics import classification_report, confusion_matrix
 from pyimagesearch import cli, display, plots
 from pyimagesearch.classify import classify, read as read_pictures
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
-from pyimagesearch.montage import pick_images, prediction_montage, save_image
 from pyimagesearch.errors import UserError, plural
+from pyimagesearch.montage import pick_images, prediction_montage, save_image
 from pyimagesearch.safety.interrupts import leave
 from pyimagesearch.safety.supervisor import Supervisor, supervise
 from pyimagesearch.training import backend
@@ -130,7 +130,8 @@ def evaluate(model, testX, testY, tta=False):
 
     print("[INFO] evaluating network...")
     preds = pipeline.predict(model, testX, tta).argmax(axis=1)
-    print(classification_report(testY, preds, target_names=LABEL_NAMES, zero_division=0))
+    print(classification_report(testY, preds, labels=range(len(LABEL_NAMES)),
+                                target_names=LABEL_NAMES, zero_division=0))
     matrix = confusion_matrix(testY, preds, labels=range(len(LABEL_NAMES)))
     print("[INFO] confusion matrix (rows: true label, columns: predicted label):")
     print(plots.format_matrix(matrix, LABEL_NAMES))

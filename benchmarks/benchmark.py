@@ -109,8 +109,8 @@ def worker(config, steps, warmup):
     import keras
     import numpy as np
 
-    from pyimagesearch.training.memory import release_freed_memory
     from pyimagesearch.pipeline import make_dataset
+    from pyimagesearch.training.memory import release_freed_memory
 
     ((trainX, trainY), (testX, testY)), source = load_data()
     n = (steps + warmup) * BS

@@ -17,9 +17,9 @@ import numpy as np
 
 from pyimagesearch import display, photos
 from pyimagesearch.datasets import LABEL_NAMES, mirrored, scaled
+from pyimagesearch.errors import UserError, shown
 from pyimagesearch.montage import SHEET_PICTURES, classified_sheet, save_image
 from pyimagesearch.portable.runtimes import RUNTIMES, PortableModel, is_portable
-from pyimagesearch.errors import UserError, shown
 from pyimagesearch.safety.interrupts import leave
 from pyimagesearch.safety.supervisor import Supervisor, supervise
 

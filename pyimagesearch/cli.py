@@ -7,9 +7,9 @@ import math
 import os
 from pathlib import Path
 
+from pyimagesearch.errors import UserError, plural, shown
 from pyimagesearch.portable import export
 from pyimagesearch.portable.runtimes import is_portable
-from pyimagesearch.errors import UserError, plural, shown
 from pyimagesearch.training.backend import check_configured, versions
 
 # what a run writes into its output folder, besides the model

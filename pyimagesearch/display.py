@@ -9,8 +9,8 @@ import sys
 
 import cv2
 
-from pyimagesearch.safety.streams import in_notebook, native_stderr_muted
 from pyimagesearch.errors import shown
+from pyimagesearch.safety.streams import in_notebook, native_stderr_muted
 
 WINDOW_TITLE = "Fashion MNIST"
 

@@ -45,9 +45,9 @@ def prediction_montage(images, predictions, truths, label_names, grid=(4, 4)):
 
 
 def pick_images(count, total, seed=None):
-    """Indices of ``count`` different random images of ``total``: the same ones for the
-    same seed."""
-    return np.random.default_rng(seed).choice(total, size=count, replace=False)
+    """Indices of ``count`` different random images of ``total`` (all of them, if fewer):
+    the same ones for the same seed."""
+    return np.random.default_rng(seed).choice(total, size=min(count, total), replace=False)
 
 
 def classified_sheet(pictures, images, labels):

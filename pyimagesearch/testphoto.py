@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pyimagesearch.montage import save_image
 from pyimagesearch.errors import UserError
+from pyimagesearch.montage import save_image
 
 
 def make_photo(image, path, rng):

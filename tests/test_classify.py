@@ -12,8 +12,8 @@ import pytest
 
 from conftest import ROOT, assert_clean_failure, run_main, user_env
 from pyimagesearch import classify
-from pyimagesearch.portable.export import missing_packages
 from pyimagesearch.errors import UserError
+from pyimagesearch.portable.export import missing_packages
 
 
 def classify_program(*args, cwd, pythonpath=()):

@@ -2,6 +2,7 @@
 new process where that is what a user would see, in this one otherwise); and its steps
 (build, train, predict) called the way another script would."""
 
+import gzip
 import re
 import signal
 import subprocess
@@ -14,8 +15,9 @@ import numpy as np
 import pytest
 
 import fashion_mnist
-from conftest import (SCRIPT, assert_clean_failure, needs_real_data, on_backend, run_main,
-                      run_script, start_training, user_env, wait_for_stderr, write_dataset)
+from conftest import (SCRIPT, assert_clean_failure, idx_bytes, needs_real_data, on_backend,
+                      run_main, run_script, start_training, user_env, wait_for_stderr,
+                      write_dataset)
 from pyimagesearch import cli, pipeline
 from pyimagesearch.datasets import LABEL_NAMES
 from pyimagesearch.pipeline import make_dataset
@@ -411,3 +413,19 @@ def test_every_export_of_a_real_model_keeps_its_accuracy(tmp_path, real_run):
     assert sorted(checks) == sorted(formats)
     sizes = {format: float(line.split()[2]) for format, line in checks.items()}
     assert 3.5 < sizes["litert"] / sizes["litert-int8"] < 4.5
+
+
+@pytest.mark.parametrize("n_test, one_class", [(12, False), (100, True)])
+def test_a_small_test_set_or_one_without_every_class_gets_its_report_and_pictures(
+        tmp_path, capsys, n_test, one_class):
+    data = tmp_path / "data"
+    write_dataset(data, n_train=64, n_test=n_test)
+    if one_class:  # every test image a top
+        (data / "t10k-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(idx_bytes(np.zeros(n_test, np.uint8))))
+    result = run_main(capsys, "--dataset-dir", data, "--epochs", "1", "--output",
+                      tmp_path / "out", "--no-display")
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr and "ankle boot" in result.stdout
+    assert {"plot.png", "confusion.png", "montage.png"} <= {
+        p.name for p in (tmp_path / "out").iterdir()}

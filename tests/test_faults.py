@@ -309,6 +309,7 @@ def backup_like(path, drop=None, **meta):
     lambda path: backup_like(path, epoch="three"),
     pickled,  # NumPy would advise loading it with allow_pickle
     lambda path: path.mkdir(),  # a folder
+    lambda path: os.mkfifo(path),  # a named pipe: read, it would block the run forever
 ])
 def test_every_unreadable_backup_is_refused_in_one_sentence(tmp_path, capsys, tiny_data, damage):
     out = tmp_path / "out"

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from conftest import REAL_DATA, ROOT, assert_clean_failure, needs_real_data, run_main
-from pyimagesearch.testphoto import make_photo
 from pyimagesearch import photos
 from pyimagesearch.errors import UserError
+from pyimagesearch.testphoto import make_photo
 
 
 def shirt():

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from pyimagesearch.datasets import scaled
+from pyimagesearch.errors import UserError, shown, summary
 from pyimagesearch.portable.runtimes import INSTALL, PortableModel
 from pyimagesearch.safety.atomic import folder_replaced, replaced_atomically
-from pyimagesearch.errors import UserError, shown, summary
 from pyimagesearch.safety.streams import native_stderr_muted
 
 # the file each format is written to, beside the model: fashion_mnist.tflite, ...

@@ -16,12 +16,13 @@ pipeline, and weight averaging's running sums.
 
 import json
 import os
+import stat
 
 import keras
 import numpy as np
 
-from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
 from pyimagesearch.errors import UserError, reason
+from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
 
 class State:
     """What a backup holds: ``epoch`` (epochs finished), ``history`` (as ``History.history``),
@@ -144,10 +145,12 @@ META = {"epoch": int, "history": dict, "data_seed": int, "settings": dict, "swa_
 def load(path, settings):
     """The :class:`State` in the backup at ``path``, or None if there is none. Raises
     ``UserError`` if it is the backup of a run with other ``settings``, or unreadable in
-    any way (empty, cut short, damaged, a folder, another program's file)."""
+    any way (empty, cut short, damaged, a folder, a named pipe or a link, another program's
+    file)."""
     if not os.path.lexists(path):
         return None
-    arrays, meta = _read(path)
+    regular = stat.S_ISREG(os.lstat(path).st_mode)  # a named pipe would be read forever
+    arrays, meta = _read(path) if regular else (None, None)
     if arrays is None:
         raise UserError(f"{path} is not a backup this program can read (it is damaged, or not "
                         f"one of this program's); delete it, or add --restart to train from "

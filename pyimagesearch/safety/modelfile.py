@@ -8,8 +8,14 @@ from pathlib import Path
 import keras
 from packaging.version import InvalidVersion, Version  # Keras's own dependency
 
-from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
 from pyimagesearch.errors import UserError, reason, summary
+from pyimagesearch.safety.atomic import failures_cleaned_up_quietly, replaced_atomically
+
+
+# a .keras file of this program's: a description (config.json) of about 10 kB, weights of
+# about 7 MB, as many again for the optimizer; far larger is no model of this program's
+MAX_CONFIG = 10_000_000
+MAX_MODEL = 1_000_000_000
 
 
 def save_model(model, path):
@@ -70,6 +76,13 @@ def load_model(path, image_shape=(28, 28), classes=10):
     if not is_zip:
         raise UserError(f"{path} is not a Keras model file (a .keras file is a zip archive); "
                         f"pass a .keras file saved by fashion_mnist.py")
+    with zipfile.ZipFile(path) as archive:  # Keras reads its description whole: bounded first
+        sizes = {entry.filename: entry.file_size for entry in archive.infolist()}
+    if sizes.get("config.json", 0) > MAX_CONFIG or sum(sizes.values()) > MAX_MODEL:
+        raise UserError(f"{path} unpacks to {sum(sizes.values()) / 1e6:,.0f} MB, its "
+                        f"description to {sizes.get('config.json', 0) / 1e6:,.0f} MB: far more "
+                        f"than a model this program saves; pass a .keras file saved by "
+                        f"fashion_mnist.py")
     try:
         # not compiled: a trained model is only evaluated here, and its optimizer may be of
         # another backend's (PyTorch's SGD is a class of its own), which this one cannot make

@@ -21,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
+from pyimagesearch.errors import UserError, plural, reason, shown
 from pyimagesearch.safety import interrupts
 from pyimagesearch.safety.atomic import remove_stale_temporaries
-from pyimagesearch.errors import UserError, plural, reason, shown
 from pyimagesearch.safety.folders import check_folder, create_folder, missing_folders
 from pyimagesearch.safety.lock import Locked, RunLock, holder
 from pyimagesearch.safety.streams import surviving_streams

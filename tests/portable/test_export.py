@@ -11,9 +11,9 @@ import pytest
 
 from conftest import on_backend
 from pyimagesearch import cli
+from pyimagesearch.errors import UserError
 from pyimagesearch.portable import export
 from pyimagesearch.portable.export import export_path, missing_packages
-from pyimagesearch.errors import UserError
 
 FORMATS = list(export.SUFFIXES)
 

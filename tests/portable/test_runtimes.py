@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from pyimagesearch.portable import runtimes
 from pyimagesearch.errors import UserError
+from pyimagesearch.portable import runtimes
 
 
 def test_int8_tensors_are_quantized_and_back_with_their_scale():

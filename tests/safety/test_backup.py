@@ -9,8 +9,8 @@ import pytest
 
 from conftest import run_main, start_training
 from pyimagesearch import cli
-from pyimagesearch.safety import backup
 from pyimagesearch.errors import UserError, plural
+from pyimagesearch.safety import backup
 
 SETTINGS = {"epochs": 4, "seed": 3}
 

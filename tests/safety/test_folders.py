@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from pyimagesearch.safety import folders
 from pyimagesearch.errors import UserError
+from pyimagesearch.safety import folders
 
 
 def test_a_folder_that_could_be_made_passes_and_is_not_made(tmp_path):

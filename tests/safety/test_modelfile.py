@@ -11,8 +11,8 @@ import pytest
 from packaging.version import Version
 
 from conftest import ROOT, run_main, write_dataset
-from pyimagesearch.safety import modelfile
 from pyimagesearch.errors import UserError
+from pyimagesearch.safety import modelfile
 
 
 def small_model():
@@ -85,6 +85,17 @@ def test_a_model_from_a_newer_keras_that_this_one_cannot_read_says_to_upgrade(tm
         archive.writestr("model.weights.h5", b"")
     with pytest.raises(UserError, match=r"future\.keras was saved by Keras 99\.1\.0, newer than "
                                         r"this environment's 3\.\d+\.\d+; upgrade it"):
+        modelfile.load_model(path)
+
+
+def test_a_model_whose_description_unpacks_to_hundreds_of_mb_is_refused_unread(tmp_path):
+    path = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", '{"keras_version": "3.5.0"}')
+        archive.writestr("config.json", b" " * 400_000_000)  # 400 MB of blanks, 0.4 MB zipped
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(UserError, match=r"bomb\.keras unpacks to 400 MB, its description to "
+                                        r"400 MB: far more than a model this program saves"):
         modelfile.load_model(path)
 
 

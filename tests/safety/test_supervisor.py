@@ -8,9 +8,9 @@ import keras
 import pytest
 
 from pyimagesearch import cli
+from pyimagesearch.errors import UserError
 from pyimagesearch.portable.export import leftovers
 from pyimagesearch.safety import interrupts
-from pyimagesearch.errors import UserError
 from pyimagesearch.safety.supervisor import RunEnded, Supervisor, supervise
 
 

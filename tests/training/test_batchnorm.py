@@ -9,8 +9,8 @@ from conftest import fake_fashion_mnist, on_backend
 
 tf = pytest.importorskip("tensorflow")  # TensorFlow's own kernel: its environments test it
 pytestmark = on_backend("tensorflow")
-from pyimagesearch.training.batchnorm import fuse_batch_norm
 from pyimagesearch.minivggnet import MiniVGGNet
+from pyimagesearch.training.batchnorm import fuse_batch_norm
 
 
 def model_gradients(fused, x, y, weights):

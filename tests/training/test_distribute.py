@@ -21,9 +21,9 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import fashion_mnist as fm
 from pyimagesearch.cli import parse_args, written
 from pyimagesearch.datasets import load_fashion_mnist
-from pyimagesearch.training.distribute import choose
 from pyimagesearch.pipeline import make_dataset, predict
 from pyimagesearch.safety.supervisor import Supervisor
+from pyimagesearch.training.distribute import choose
 
 ((trainX, trainY), (testX, testY)), _ = load_fashion_mnist(sys.argv[1])
 place = choose(True)

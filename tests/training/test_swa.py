@@ -5,8 +5,8 @@ import keras
 import numpy as np
 
 from conftest import fake_fashion_mnist
-from pyimagesearch.training.batchnorm import fuse_batch_norm
 from pyimagesearch.pipeline import make_dataset
+from pyimagesearch.training.batchnorm import fuse_batch_norm
 from pyimagesearch.training.swa import WeightAverage, recompute_batch_norm
 
 
