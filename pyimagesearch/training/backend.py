@@ -65,15 +65,24 @@ def prefer_onednn():
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
+_import_interrupted = False  # whether a stop signal cut this process's import of Keras short
+
+
 def start():
     """Set Keras's backend up and import it, once, when a run begins (``main`` calls this;
     importing this module changes nothing): malloc's arenas limited (before the backend's
     threads start); for TensorFlow, oneDNN asked for and its start-up notices muted; the
     devices probed quietly. A backend that is not installed, or an OpenCV that cannot
-    load its system libraries, is a ``UserError`` that says what to install. A Keras
-    imported before is used as it is. Returns the ``keras`` module."""
+    load its system libraries, is a ``UserError`` that says what to install; so is a
+    process whose import of Keras a stop signal cut short (a notebook's kernel, interrupted:
+    its modules are half-imported for good). A Keras imported before is used as it is.
+    Returns the ``keras`` module."""
     from pyimagesearch.errors import UserError
 
+    global _import_interrupted
+    if _import_interrupted:
+        raise UserError("Keras's import was interrupted earlier in this process, which leaves "
+                        "it half-imported; restart the kernel (or the program) and run again")
     open_standard_streams()
     limit_malloc_arenas()
     name, where = configured()
@@ -84,7 +93,11 @@ def start():
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     try:
         with native_stderr_muted():
-            import keras
+            try:
+                import keras
+            except KeyboardInterrupt:
+                _import_interrupted = True
+                raise
 
             join_processes()
             accelerator()  # device probing logs here, while muted

@@ -50,6 +50,30 @@ def test_ctrl_c_while_keras_starts_ends_a_program_but_not_a_notebooks_kernel(ker
     assert result.returncode == (0 if kernel else 130)
 
 
+def test_a_kernel_whose_import_of_keras_was_interrupted_is_told_to_restart(tmp_path):
+    start = ("import builtins, sys, types\n"
+             "ipython = types.ModuleType('IPython')\nipython.get_ipython = lambda: object()\n"
+             "sys.modules['IPython'] = ipython\n"
+             "import fashion_mnist\n"
+             "real_import = builtins.__import__\n"
+             "def interrupted(name, *args, **kwargs):\n"  # Ctrl-C half-way through the import
+             "    if name == 'keras':\n"
+             "        builtins.__import__ = real_import\n"
+             "        raise KeyboardInterrupt\n"
+             "    return real_import(name, *args, **kwargs)\n"
+             "builtins.__import__ = interrupted\n"
+             f"argv = ['--dataset-dir', {str(tmp_path / 'none')!r}, '--output', "
+             f"{str(tmp_path / 'out')!r}]\n"
+             "try:\n    fashion_mnist.main(argv)\n"
+             "except KeyboardInterrupt:\n    print('interrupted')\n"
+             "print('exit', fashion_mnist.main(argv))\n")
+    result = subprocess.run([sys.executable, "-c", start], cwd=ROOT, env=user_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.stdout.splitlines()[-1] == "exit 1", result.stderr[-2000:]
+    assert ("error: Keras's import was interrupted earlier in this process, which leaves it "
+            "half-imported; restart the kernel (or the program) and run again") in result.stderr
+
+
 IMPORT_ALL = """
 import importlib, os, pkgutil, signal, sys
 import cv2, imutils, matplotlib, numpy, PIL, sklearn.metrics  # what these change is their own
