@@ -110,16 +110,21 @@ class Supervisor:
 
     def prepare_folders(self, model=None):
         """Create the folders once all are checked, with room for ``model`` and its backup
-        when it is to be trained; remove what killed runs left half-written in them. From
-        here on a stop signal lets the run finish what it is doing."""
+        when it is to be trained (in the model's folder: the model, its backup and one
+        temporary copy, less what an earlier run left there to be replaced); remove what
+        killed runs left half-written in them. From here on a stop signal lets the run
+        finish what it is doing."""
         needed = 0
         if model is not None:
             from pyimagesearch.safety.modelfile import file_size
 
-            needed = 3 * file_size(model)
+            there = [path for path in (self.model_path, self.backup_path) if path.is_file()]
+            needed = max(0, 3 * file_size(model) - sum(path.stat().st_size for path in there))
+        model_folder = self.model_path.parent.absolute() if self.model_path else None
         for folder, what in self._folders():
-            check_folder(folder, what + (", for the model and its backup," if needed else ""),
-                         needed)
+            room = needed if folder == model_folder else 0
+            check_folder(folder, what + (", for the model and its backup," if room else ""),
+                         room)
         for folder, what in self._folders():
             new = missing_folders(folder)
             create_folder(folder, what)

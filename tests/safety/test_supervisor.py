@@ -2,6 +2,7 @@
 training's end is judged, what is written and said, and the exit code."""
 
 import os
+import shutil
 import signal
 
 import keras
@@ -249,3 +250,25 @@ def test_a_finished_trainings_backup_stays_until_every_result_is_written(tmp_pat
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: could not write montage.png; the same command writes them from the finished "
         "training's backup, without training")
+
+
+def test_room_is_asked_only_where_the_model_goes_and_only_for_what_is_new(tmp_path,
+                                                                          monkeypatch):
+    from pyimagesearch.safety import folders
+    from pyimagesearch.safety.modelfile import file_size
+
+    model = small_model()
+    need = 3 * file_size(model)
+    usage = shutil.disk_usage(tmp_path)
+    free = need // 2  # too little for a model, its backup and a copy, from nothing
+    monkeypatch.setattr(folders.shutil, "disk_usage", lambda path: usage._replace(free=free))
+    out, models = tmp_path / "out", tmp_path / "models"
+    with Supervisor(out, [out / "plot.png"], models / "m.keras") as run, \
+            pytest.raises(UserError, match=r"MB are free in .*, and the model folder, "
+                                           r"for the model and its backup, needs"):
+        run.prepare_folders(model)  # the output folder is not asked for the model's room
+    models.mkdir()  # a finished run's model and backup, which this run replaces
+    (models / "m.keras").write_bytes(bytes(need // 3))
+    (models / "m-backup.npz").write_bytes(bytes(need // 3))
+    with Supervisor(out, [out / "plot.png"], models / "m.keras") as run:
+        run.prepare_folders(model)
