@@ -75,6 +75,8 @@ def show_window(image, path, run=None):
     if in_notebook():
         show_inline(image)
         return
+    if run is not None:
+        run.showing()
     reason = show(WINDOW_TITLE, image, run)
     if reason:
         print(f"[INFO] {reason}, so no window was opened; open {shown(path)} to see it")

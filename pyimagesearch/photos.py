@@ -57,6 +57,7 @@ PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", "
 WORK_PIXELS = 4_000_000  # larger pictures are shrunk to this before they are converted
 # decoded at most: 150 MB in colour, 400 MB at 16 bits with transparency
 MAX_PIXELS = 50_000_000
+MAX_SIDE = 1 << 20  # OpenCV's own limit on a side (CV_IO_MAX_IMAGE_WIDTH and _HEIGHT)
 MAX_BYTES = 500_000_000  # a larger file is no picture this program reads (nor is it read)
 REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
            8: cv2.IMREAD_REDUCED_COLOR_8}  # JPEG's own reduced decoding
@@ -146,6 +147,9 @@ def read_picture(path, notes=None):
     if width * height / reduction**2 > MAX_PIXELS:  # known from the header: said at once
         raise UserError(f"{shown(path)} is {width:,} x {height:,} pixels; this program reads "
                         f"pictures of up to {MAX_PIXELS / 1e6:g} megapixels: shrink it first")
+    if max(width, height) > MAX_SIDE:
+        raise UserError(f"{shown(path)} is {width:,} x {height:,} pixels; OpenCV reads pictures "
+                        f"of up to {MAX_SIDE:,} pixels a side: crop or shrink it first")
     # transparency kept where there is some; else the EXIF orientation applied (which
     # IMREAD_UNCHANGED ignores), 16 bits kept either way
     flags = cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
@@ -202,7 +206,7 @@ def as_float(image):
     elif image.dtype == np.uint16:
         image = image.astype(np.float32) / 65535
     else:
-        image = np.clip(image.astype(np.float32), 0, 1)
+        image = np.clip(np.nan_to_num(image.astype(np.float32)), 0, 1)  # NaN: black
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] == 4:

@@ -8,6 +8,7 @@ imagemagick.
 """
 
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -123,3 +124,32 @@ def test_classified_pictures_are_shown_in_the_window_too(tmp_path, trained_model
             process.kill()
     assert process.returncode == 0, stderr
     assert f"[INFO] {tmp_path / 'mine.jpg'}: " in stdout
+
+
+@needs_xvfb
+def test_a_stop_signal_while_the_window_is_open_closes_it_saying_all_is_written(
+        tmp_path, trained_model, virtual_display):
+    import numpy as np
+
+    from pyimagesearch.testphoto import make_photo
+
+    picture = np.zeros((28, 28), np.uint8)
+    picture[:, 7:21] = 180
+    make_photo(picture, tmp_path / "mine.jpg", np.random.default_rng(0))
+    env = {**os.environ, "DISPLAY": virtual_display}
+    process = subprocess.Popen([sys.executable, str(SCRIPT), "--load", str(trained_model.path),
+                                "--classify", str(tmp_path / "mine.jpg"),
+                                "--output", str(tmp_path / "out")],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        find_window(virtual_display, "Fashion MNIST", process)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, stderr
+    assert "SIGTERM: closing the window; everything above is written" in stderr
+    assert "writing the results first" not in stderr
+    assert (tmp_path / "out" / "classified.png").is_file()

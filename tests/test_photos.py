@@ -293,3 +293,19 @@ def test_a_jpeg_cut_short_is_told_from_a_whole_one_and_one_with_more_after_its_e
     assert photos.jpeg_cut_short(whole[:-2]) and photos.jpeg_cut_short(whole[:3])
     # a phone's motion photo: a video after the picture's end; the end is still there
     assert not photos.jpeg_cut_short(whole + b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+
+
+def test_a_picture_too_wide_for_opencv_says_so(tmp_path):
+    Image.new("L", (2_000_000, 1), 255).save(tmp_path / "wide.png")
+    with pytest.raises(UserError, match="wide.png is 2,000,000 x 1 pixels; OpenCV reads "
+                                        "pictures of up to 1,048,576 pixels a side"):
+        photos.read_picture(tmp_path / "wide.png")
+
+
+def test_nan_pixels_are_black_and_say_nothing(recwarn):
+    image = np.full((50, 50), 0.2, np.float32)
+    image[10:30, 12:40] = 0.9  # not square: padded with background to 28 x 28
+    image[20, 20] = np.nan  # inside the object
+    converted = photos.to_fashion_mnist(image)
+    assert converted.min() == 0 and converted.max() > 200  # the object light, on black
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

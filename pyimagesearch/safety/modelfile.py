@@ -2,6 +2,7 @@
 and checked when loaded."""
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -104,4 +105,9 @@ def load_model(path, image_shape=(28, 28), classes=10):
         raise UserError(f"{path} takes {inputs} and gives {outputs}, but Fashion-MNIST needs "
                         f"{(None, *expected_input)} in and (None, {classes}) out; pass a model "
                         f"trained by fashion_mnist.py")
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    if not (activation == "softmax" or isinstance(last, keras.layers.Softmax)):
+        print(f"[WARNING] {path} does not end in a softmax: its outputs are shown as they are, "
+              f"not as probabilities", file=sys.stderr)
     return model

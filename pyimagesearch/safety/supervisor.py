@@ -33,6 +33,7 @@ TRAINING = "{signal}: stopping after this batch ({again} to quit at once)"
 SAVING = "{signal}: writing the model and its results first ({again} to quit at once)"
 RESULTS = "{signal}: writing the results first ({again} to quit at once)"
 EXPORTING = "{signal}: stopping after this export ({again} to quit at once)"
+SHOWING = "{signal}: closing the window; everything above is written"
 # a finished training's backup is kept until its results are all written
 WRITE_AGAIN = "the same command writes them from the finished training's backup, without training"
 
@@ -152,6 +153,11 @@ class Supervisor:
         """From now on a first stop signal ends the exports after the current one."""
         self._phase = EXPORTING
 
+    def showing(self):
+        """From now on (until the next :meth:`write`) a window is shown, after what it shows
+        was written: a first stop signal closes it."""
+        self._phase = SHOWING
+
     @property
     def stop_asked(self):
         """Whether a stop signal has come since the folders were prepared."""
@@ -269,6 +275,8 @@ class Supervisor:
         meanwhile names those not written, and the paths ``then`` to be written after them.
         Returns the paths written."""
         failed, written = [], []
+        if self._phase == SHOWING:
+            self._phase = RESULTS
         for number, (what, path, write) in enumerate(files):
             try:
                 write()

@@ -99,6 +99,16 @@ def test_a_model_whose_description_unpacks_to_hundreds_of_mb_is_refused_unread(t
         modelfile.load_model(path)
 
 
+def test_a_model_without_softmax_is_said_to_give_no_probabilities(tmp_path, capsys):
+    for activation, warned in [("softmax", False), (None, True)]:
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(10, activation=activation)])
+        model.save(tmp_path / "m.keras")
+        modelfile.load_model(tmp_path / "m.keras")
+        said = capsys.readouterr().err
+        assert ("does not end in a softmax: its outputs are shown as they are" in said) == warned
+
+
 def test_a_model_of_the_wrong_shape_is_refused(tmp_path):
     path = tmp_path / "cifar.keras"
     keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
