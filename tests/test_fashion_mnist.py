@@ -429,3 +429,23 @@ def test_a_small_test_set_or_one_without_every_class_gets_its_report_and_picture
     assert "Traceback" not in result.stderr and "ankle boot" in result.stdout
     assert {"plot.png", "confusion.png", "montage.png"} <= {
         p.name for p in (tmp_path / "out").iterdir()}
+
+
+@pytest.mark.slow  # a run in a new process: CI's slow set
+def test_a_fresh_run_stopped_early_never_replaces_an_earlier_runs_model(tmp_path,
+                                                                        trained_model):
+    out = tmp_path / "out"
+    out.mkdir()
+    finished = {name: (trained_model.folder / name).read_bytes()
+                for name in ("fashion_mnist.keras", "plot.png", "montage.png")}
+    for name, content in finished.items():
+        (out / name).write_bytes(content)
+    process = start_training(tmp_path)  # the same command, seedless: another run
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 143, stderr
+    assert ("fashion_mnist.keras and its results, from an earlier run, are kept; this run's "
+            "backup holds its epochs: run the same command again to continue it") in stderr
+    for name, content in finished.items():
+        assert (out / name).read_bytes() == content, name
+    assert (out / "fashion_mnist-backup.npz").is_file()

@@ -216,7 +216,8 @@ class Supervisor:
 
     def save(self, model):
         """End training: say how it went, and save ``model`` (somewhere else if it cannot be
-        where asked). Raises :class:`RunEnded` if nothing worth saving was trained."""
+        where asked). Raises :class:`RunEnded` if nothing worth saving was trained, or if a
+        fresh run was interrupted where an earlier run's model lies (it is kept)."""
         from pyimagesearch.safety.modelfile import save_model_somewhere
 
         guard, epochs = self.guard, self.guard.epochs
@@ -229,6 +230,13 @@ class Supervisor:
         if guard.epochs_done == 0:
             print(f"[INFO] {interrupts.describe(guard.signum)} before the first epoch ended: "
                   f"nothing was saved or written", file=sys.stderr)
+            raise RunEnded(interrupts.exit_code(guard.signum))
+        if guard.interrupted and guard.first_epoch == 0 and self.model_path.exists():
+            # another run's model (a finished one, say): never replaced by a less-trained one
+            print(f"[INFO] interrupted by {interrupts.describe(guard.signum)} after "
+                  f"{guard.epochs_done} of {epochs} epochs: {shown(self.model_path)} and its "
+                  f"results, from an earlier run, are kept; this run's backup holds its epochs: "
+                  f"run the same command again to continue it", file=sys.stderr)
             raise RunEnded(interrupts.exit_code(guard.signum))
         trained = guard.epochs_done - guard.first_epoch
         seconds = time.perf_counter() - self._started
