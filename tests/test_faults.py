@@ -19,7 +19,7 @@ import pytest
 from conftest import (SCRIPT, assert_clean_failure, idx_bytes, on_backend, run_in_terminal,
                       run_main, run_script, start_training, user_env, wait_for_stderr,
                       write_dataset)
-from pyimagesearch.safety import tempfolder
+from pyimagesearch.safety import atomic, tempfolder
 
 resource = pytest.importorskip("resource")  # POSIX's: these faults are a POSIX system's
 OUTPUTS = ["plot.png", "confusion.png", "montage.png", "fashion_mnist.keras"]
@@ -221,11 +221,15 @@ def test_leftovers_of_killed_runs_are_removed_and_a_run_leaves_none(tmp_path):
     out, temp = tmp_path / "out", tmp_path / "systemp"
     out.mkdir()
     temp.mkdir()
-    stale = [".fashion_mnist-k2j3h4g5.keras", ".plot-abcd_123.png", ".montage-zzzzzzzz.png",
-             ".fashion_mnist-backup-x1y2z3w4.npz"]
-    for name in stale:
-        (out / name).write_bytes(b"half a file")
-    (out / ".plot-notes.txt").write_text("the user's")  # not ours: kept
+    for name in ["fashion_mnist.keras", "plot.png", "montage.png", "fashion_mnist-backup.npz"]:
+        scratch = out / f".{name}.writing-k2j3h4g5"  # a killed write's, with its marker
+        scratch.mkdir()
+        (scratch / atomic.MARKER).touch()
+        (scratch / name).write_bytes(b"half a file")
+    for name in [".plot-notes.txt", ".plot-holiday1.png", ".montage-20241207.png"]:
+        (out / name).write_text("the user's")  # not ours, whatever they look like: kept
+    user_folder = out / ".plot.png.writing-mine"
+    user_folder.mkdir()
     dead = subprocess.Popen(["true"])
     dead.wait()
     killed = temp / f"fashion_mnist-{dead.pid}-abcdefgh"  # a killed run's private folder
@@ -236,7 +240,8 @@ def test_leftovers_of_killed_runs_are_removed_and_a_run_leaves_none(tmp_path):
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=120)
     assert process.returncode == 130
-    assert sorted(p.name for p in out.iterdir()) == [".plot-notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".montage-20241207.png", ".plot-holiday1.png", ".plot-notes.txt", ".plot.png.writing-mine"]
     assert list(temp.iterdir()) == []  # nothing of TensorFlow's or ours, after Ctrl-C too
 
 

@@ -4,7 +4,6 @@ half-written file where a good one was."""
 import contextlib
 import gc
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -23,41 +22,49 @@ def file_mode():
     return 0o666 & ~_umask()
 
 
-def temporary_name(path):
-    """The pattern of the temporary files (or folders) :func:`replaced_atomically` (or
-    :func:`folder_replaced`) makes for ``path``."""
-    return f".{path.stem}-????????{path.suffix}"
+MARKER = "made-by-fashion_mnist"  # in each scratch folder: the proof it is this program's
+
+
+def scratch_prefix(path):
+    """How the scratch folders of the writes of ``path`` begin: beside it, hidden."""
+    return f".{path.name}.writing-"
+
+
+@contextlib.contextmanager
+def _scratch(path):
+    """A folder of its own beside ``path`` for one write of it, holding :data:`MARKER`
+    (written first, so that a killed write's folder can be proved this program's); removed
+    at the end, whatever is left in it."""
+    scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix(path), dir=path.parent))
+    try:
+        (scratch / MARKER).touch()
+        yield scratch
+    finally:
+        _cleaned_up(scratch)
 
 
 @contextlib.contextmanager
 def replaced_atomically(path):
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step.
-    The new file gets the mode the umask gives, as a file written in place would (mkstemp's
-    own files are 0600 whatever the umask)."""
+    """Yield a temporary path next to ``path`` (in a scratch folder, with the same name); on
+    success it replaces ``path`` in one step, with the mode the umask gives."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-",
-                                         suffix=path.suffix)
-    os.close(handle)
-    try:
-        yield Path(temporary)
+    with _scratch(path) as scratch:
+        temporary = scratch / path.name
+        yield temporary
         os.chmod(temporary, file_mode())
         os.replace(temporary, path)
-    finally:
-        _cleaned_up(temporary)
 
 
 def remove_stale_temporaries(paths):
-    """Delete what :func:`replaced_atomically` left beside each of ``paths`` when a run
-    was killed mid-write. Returns the files removed."""
+    """Delete what killed writes of each of ``paths`` left beside it: their scratch folders,
+    each proved this program's by its marker (a file or folder of the user's, whatever its
+    name, is kept). Returns the folders removed."""
     removed = []
     for path in map(Path, paths):
         if path.parent.is_dir():
-            for stale in path.parent.glob(temporary_name(path)):
-                with contextlib.suppress(OSError):
-                    if stale.is_dir() and not stale.is_symlink():  # a folder's (folder_replaced)
-                        shutil.rmtree(stale)
-                    else:
-                        stale.unlink()
+            for stale in path.parent.glob(f"{scratch_prefix(path)}*"):
+                if not stale.is_symlink() and (stale / MARKER).is_file():
+                    shutil.rmtree(stale, ignore_errors=True)
                     removed.append(stale)
     return removed
 
@@ -81,25 +88,22 @@ def failures_cleaned_up_quietly():
 @contextlib.contextmanager
 def folder_replaced(path):
     """Yield a temporary folder next to ``path``; on success it takes the place of the
-    folder ``path`` (the old one is removed after the swap), so that ``path`` never holds a
-    half-written folder."""
+    folder ``path`` (the old one is removed after the swap, or put back if the swap is cut
+    short), so that ``path`` never holds a half-written folder."""
     path = Path(path)
-    # named first and made inside the ``try``: a stop signal just after it is made still
-    # has it removed (mkdtemp could be stopped between making it and returning its name)
-    temporary = path.with_name(f".{path.name}-{secrets.token_hex(4)}")
-    try:
+    with _scratch(path) as scratch:
+        temporary, old = scratch / path.name, scratch / "old"
         os.mkdir(temporary, 0o700)
         yield temporary
         os.chmod(temporary, 0o777 & ~_umask())  # made 0700: now the umask's mode
-        old = None
         if path.exists():
-            old = path.with_name(f".{path.name}-{secrets.token_hex(4)}")  # if left: stale
             os.replace(path, old)
-        os.replace(temporary, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        _cleaned_up(temporary)
+        try:
+            os.replace(temporary, path)
+        except BaseException:  # Ctrl-C, or a failure, in between: the old one back
+            if old.exists() and not path.exists():
+                os.replace(old, path)
+            raise
 
 
 def _cleaned_up(temporary):

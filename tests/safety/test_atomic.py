@@ -18,7 +18,8 @@ def test_a_file_is_replaced_only_when_the_new_one_is_whole(tmp_path):
     assert path.read_bytes() == b"the good one"
     assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]  # no temporary left
     with atomic.replaced_atomically(path) as temporary:
-        assert temporary.parent == tmp_path and temporary.name.startswith(".plot-")
+        assert temporary.parent.parent == tmp_path and temporary.name == "plot.png"
+        assert temporary.parent.name.startswith(".plot.png.writing-")
         temporary.write_bytes(b"the new one")
     assert path.read_bytes() == b"the new one"
     assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
@@ -35,15 +36,27 @@ def test_the_new_file_gets_the_mode_of_the_umask_at_the_time(tmp_path, umask, mo
     assert (tmp_path / "a.png").stat().st_mode & 0o777 == mode
 
 
+def killed_write(path):
+    """What a write of ``path`` killed half-way leaves: its scratch folder, marker and all."""
+    with pytest.raises(KeyboardInterrupt), atomic.replaced_atomically(path) as temporary:
+        scratch = temporary.parent
+        temporary.write_bytes(b"half a file")
+        os.rename(scratch, scratch.with_name(scratch.name + "-kept"))  # as kill -9 keeps it
+        raise KeyboardInterrupt
+    return scratch.with_name(scratch.name + "-kept")
+
+
 def test_stale_temporaries_are_this_programs_only(tmp_path):
-    stale = [".plot-abcd_123.png", ".fashion_mnist-k2j3h4g5.keras"]
-    kept = [".plot-notes.txt", "plot.png", ".plot-toolong123.png"]
-    for name in stale + kept:
-        (tmp_path / name).write_bytes(b"")
+    stale = [killed_write(tmp_path / "plot.png"), killed_write(tmp_path / "fashion_mnist.keras")]
+    kept = [".plot-holiday1.png", ".montage-20241207.png", "plot.png", ".plot.png.writing-mine"]
+    for name in kept[:-1]:
+        (tmp_path / name).write_bytes(b"the user's")
+    (tmp_path / kept[-1]).mkdir()  # a folder with our name, but not our marker
     removed = atomic.remove_stale_temporaries([tmp_path / "plot.png",
                                                tmp_path / "fashion_mnist.keras",
+                                               tmp_path / "montage.png",
                                                tmp_path / "missing" / "montage.png"])
-    assert sorted(p.name for p in removed) == sorted(stale)
+    assert sorted(removed) == sorted(stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
 
 
@@ -58,9 +71,10 @@ def test_a_failed_write_is_cleaned_up_without_noise(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_a_folder_a_kill_left_aside_mid_replacement_is_stale(tmp_path, monkeypatch):
+def test_a_folder_replacement_cut_short_puts_the_old_one_back(tmp_path, monkeypatch):
     folder = tmp_path / "m-savedmodel"
     folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(b"the old one")
     replace, calls = os.replace, []
 
     def killed_between(source, destination):
@@ -71,7 +85,11 @@ def test_a_folder_a_kill_left_aside_mid_replacement_is_stale(tmp_path, monkeypat
 
     monkeypatch.setattr(os, "replace", killed_between)
     with pytest.raises(KeyboardInterrupt), atomic.folder_replaced(folder) as temporary:
-        (temporary / "saved_model.pb").write_bytes(b"")
+        (temporary / "saved_model.pb").write_bytes(b"the new one")
     monkeypatch.undo()
-    assert [path.name for path in atomic.remove_stale_temporaries([folder])] == [calls[0].name]
-    assert list(tmp_path.iterdir()) == []
+    assert (folder / "saved_model.pb").read_bytes() == b"the old one"
+    assert [path.name for path in tmp_path.iterdir()] == ["m-savedmodel"]
+    with atomic.folder_replaced(folder) as temporary:
+        (temporary / "saved_model.pb").write_bytes(b"the new one")
+    assert (folder / "saved_model.pb").read_bytes() == b"the new one"
+    assert [path.name for path in tmp_path.iterdir()] == ["m-savedmodel"]
