@@ -5,6 +5,7 @@ import contextlib
 import gc
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -55,6 +56,15 @@ def replaced_atomically(path):
         os.replace(temporary, path)
 
 
+def holds(folder, name):
+    """Whether ``folder`` holds a file ``name`` this process can see (a folder it may not
+    look into, another user's, holds nothing of this process's)."""
+    try:
+        return stat.S_ISREG(os.lstat(Path(folder) / name).st_mode)
+    except OSError:
+        return False
+
+
 def remove_stale_temporaries(paths):
     """Delete what killed writes of each of ``paths`` left beside it: their scratch folders,
     each proved this program's by its marker (a file or folder of the user's, whatever its
@@ -63,7 +73,7 @@ def remove_stale_temporaries(paths):
     for path in map(Path, paths):
         if path.parent.is_dir():
             for stale in path.parent.glob(f"{scratch_prefix(path)}*"):
-                if not stale.is_symlink() and (stale / MARKER).is_file():
+                if not stale.is_symlink() and holds(stale, MARKER):
                     shutil.rmtree(stale, ignore_errors=True)
                     removed.append(stale)
     return removed

@@ -7,6 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pyimagesearch.safety.atomic import holds
+
 PREFIX = "fashion_mnist-"  # fashion_mnist-PID-XXXXXXXX
 MARKER = ".made-by-fashion_mnist"  # written in each private folder: the proof it is one
 
@@ -36,7 +38,7 @@ def remove_stale_folders(folder):
         return
     for stale in Path(folder).glob(f"{PREFIX}*-*"):
         pid = stale.name[len(PREFIX):].split("-")[0]
-        ours = not stale.is_symlink() and (stale / MARKER).is_file()
+        ours = not stale.is_symlink() and holds(stale, MARKER)
         if ours and pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
 

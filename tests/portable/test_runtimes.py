@@ -31,7 +31,7 @@ def test_a_damaged_file_is_refused_in_one_sentence(tmp_path, name, content):
         with pytest.raises(UserError, match="needs the .* runtime: pip install"):
             runtimes.PortableModel(path)
         return
-    with pytest.raises(UserError, match=f"{name} is not a (LiteRT|ONNX) model this program "
+    with pytest.raises(UserError, match=f"{name} is not an? (LiteRT|ONNX) model this program "
                                         f"can run .*--export") as refused:
         runtimes.PortableModel(path)
     assert "\n" not in str(refused.value)

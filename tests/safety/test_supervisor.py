@@ -11,7 +11,7 @@ import pytest
 from pyimagesearch import cli
 from pyimagesearch.errors import UserError
 from pyimagesearch.portable.export import leftovers
-from pyimagesearch.safety import interrupts
+from pyimagesearch.safety import atomic, interrupts
 from pyimagesearch.safety.supervisor import RunEnded, Supervisor, supervise
 
 
@@ -52,10 +52,18 @@ def test_before_the_folders_a_signal_stops_at_once_after_it_is_deferred(tmp_path
             send(signal.SIGTERM)  # the second: at once
 
 
+def killed_write(path):
+    """The scratch folder a write of ``path`` killed half-way leaves, with its marker."""
+    stale = path.parent / f".{path.name}.writing-abcdefgh"
+    stale.mkdir()
+    (stale / atomic.MARKER).touch()
+    (stale / path.name).write_bytes(b"half")
+    return stale
+
+
 def test_the_files_of_a_killed_write_are_removed(tmp_path):
     (tmp_path / "out").mkdir()
-    stale = tmp_path / "out" / ".montage-abcdefgh.png"
-    stale.write_bytes(b"half")
+    stale = killed_write(tmp_path / "out" / "montage.png")
     with supervisor(tmp_path) as run:
         run.prepare_folders()
     assert not stale.exists()
@@ -63,8 +71,7 @@ def test_the_files_of_a_killed_write_are_removed(tmp_path):
 
 def test_an_export_removes_what_a_killed_export_of_another_format_left(tmp_path):
     (tmp_path / "out").mkdir()
-    stale = tmp_path / "out" / ".fashion_mnist-c936421c.tflite"  # a killed litert export's
-    stale.write_bytes(b"TFL3 half")
+    stale = killed_write(tmp_path / "out" / "fashion_mnist.tflite")  # a killed litert export's
     model = tmp_path / "out" / "fashion_mnist.keras"
     with Supervisor(tmp_path / "out", leftovers(model), model) as run:  # --export saved-model
         run.prepare_folders()
