@@ -121,4 +121,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    leave(supervise(main, early_stop="stopped"))
+    leave(supervise(main))

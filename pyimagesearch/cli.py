@@ -131,12 +131,13 @@ def parse_args(argv=None, epochs=25, lr=1e-2, batch_size=32):
 
 def written(args):
     """What the run of ``args`` writes, as its Supervisor takes it: the output folder, the
-    files the run may write (there, and the exports beside the model), and the model file
-    when the run trains it or exports it (else None)."""
+    files the run may write (there, and the exports beside the model), the model file when
+    the run trains it or exports it (else None), and whether it trains."""
     files = [args.output / name for name in OUTPUTS.values()]
     if args.export:  # every format's leftovers, not only the formats asked for
         files += export.leftovers(args.model)
-    return args.output, files, args.model if args.load is None or args.export else None
+    trains = args.load is None
+    return args.output, files, args.model if trains or args.export else None, trains
 
 
 def make_parser(epochs=25, lr=1e-2, batch_size=32):

@@ -58,8 +58,9 @@ class Supervisor:
     ends), :meth:`save`, :meth:`write`, and :meth:`end`, which gives the exit code.
     """
 
-    def __init__(self, output, files=(), model=None):
+    def __init__(self, output, files=(), model=None, trains=False):
         self.output, self.files, self.model_path = Path(output), list(files), model
+        self.trains = trains  # whether the run trains the model (else it loads one)
         self.signals = None  # the stop signals, deferred once the folders are prepared
         self._phase = None  # what a first stop signal does now (TRAINING, SAVING, RESULTS)
         self.guard = None  # how training ended, once it has begun
@@ -78,8 +79,10 @@ class Supervisor:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exception):
+    def __exit__(self, kind, error, traceback):
         self._exits.close()
+        if isinstance(error, interrupts.Interrupted) and self._phase is None and self.trains:
+            error.note = error.note or f"{error}: stopped before training, nothing was written"
 
     @property
     def backup_path(self):
@@ -330,14 +333,13 @@ class Supervisor:
         return interrupts.exit_code(signum) if signum else 0
 
 
-def supervise(main, argv=None, early_stop="stopped before training"):
+def supervise(main, argv=None):
     """Run ``main(argv)`` as a program, from the command line or a notebook alike (a wrong
     flag's ``SystemExit`` becomes its exit code): stop signals raise, output to a reader
     that is gone is dropped instead of ending the run, temporary files go to a private
-    folder; a
-    :class:`UserError` or a stop becomes one line on stderr (``early_stop`` says what a stop
-    the run has not noted cut short). Output that cannot be written for another reason (a
-    full disk) is said once, and the run ends with 1 at the least. Returns the exit code."""
+    folder; a :class:`UserError` or a stop becomes one line on stderr. Output that cannot be
+    written for another reason (a full disk) is said once, and the run ends with 1 at the
+    least. Returns the exit code."""
     with interrupts.installed(), surviving_streams(_output_failed) as (out, _), \
             private_temporary_folder():
         try:
@@ -350,7 +352,7 @@ def supervise(main, argv=None, early_stop="stopped before training"):
         except RunEnded as ended:
             code = ended.code
         except interrupts.Interrupted as stop:
-            before = f"{stop}: {early_stop}, nothing was written"
+            before = f"{stop}: stopped, nothing was written"
             print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
             code = interrupts.exit_code(stop.signum)
         except OSError as error:  # a path that cannot even be looked at: not this user's, say

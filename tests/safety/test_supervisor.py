@@ -4,6 +4,7 @@ training's end is judged, what is written and said, and the exit code."""
 import os
 import shutil
 import signal
+from functools import partial
 
 import keras
 import pytest
@@ -161,18 +162,20 @@ def test_a_signal_after_training_gives_its_exit_code(tmp_path):
         assert run.end() == 129
 
 
-def test_supervise_turns_errors_and_stops_into_one_line(capsys):
+def test_supervise_turns_errors_and_stops_into_one_line(tmp_path, capsys):
     def refused(argv):
         raise UserError("use a smaller number")
 
-    def stopped(argv):
-        send(signal.SIGTERM)
+    def stopped(argv, trains=False):
+        with Supervisor(tmp_path / "out", trains=trains):  # before anything is written
+            send(signal.SIGTERM)
 
     assert supervise(refused) == 1
     assert capsys.readouterr().err == "error: use a smaller number\n"
-    assert supervise(stopped) == 143
-    assert capsys.readouterr().err == "\n[INFO] SIGTERM: stopped before training, nothing was written\n"
-    assert supervise(stopped, early_stop="stopped") == 143  # a program that does not train
+    assert supervise(partial(stopped, trains=True)) == 143
+    assert capsys.readouterr().err == ("\n[INFO] SIGTERM: stopped before training, nothing was "
+                                       "written\n")
+    assert supervise(stopped) == 143  # a run that loads its model, or classifies: no training
     assert capsys.readouterr().err == "\n[INFO] SIGTERM: stopped, nothing was written\n"
     assert signal.getsignal(signal.SIGTERM) is not interrupts._raise  # handlers put back
 
