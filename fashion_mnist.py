@@ -8,8 +8,9 @@ Loads the data (offline when the IDX files are on disk), trains, saves the model
 the classification report and a confusion matrix, and writes plot.png, confusion.png and
 montage.png; the montage is also shown in a window when there is a display.
 
-Importing this module sets nothing up: :func:`main` starts Keras's backend (quietly, with
-the settings it needs first), so the pieces built on Keras are imported where they are used.
+Importing this module sets nothing up: :func:`main` starts Keras's backend and OpenCV
+(quietly, with the settings they need checked first), so the pieces built on them are
+imported where they are used.
 """
 
 # import the necessary packages
@@ -20,11 +21,9 @@ from functools import partial
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
-from pyimagesearch import cli, display, plots
-from pyimagesearch.classify import classify, read as read_pictures
+from pyimagesearch import cli, plots
 from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
 from pyimagesearch.errors import UserError, plural
-from pyimagesearch.montage import pick_images, prediction_montage, save_image
 from pyimagesearch.safety.interrupts import leave
 from pyimagesearch.safety.supervisor import Supervisor, supervise
 from pyimagesearch.training import backend
@@ -141,6 +140,8 @@ def evaluate(model, testX, testY, tta=False):
 
 def make_montage(testX, testY, preds, seed):
     """16 random test images, each labelled with its prediction, in a 4x4 montage."""
+    from pyimagesearch.montage import pick_images, prediction_montage
+
     chosen = pick_images(16, len(testX), seed)
     images = testX[chosen].reshape((-1, 28, 28))  # without the channel axis
     return prediction_montage(images, preds[chosen], testY[chosen], LABEL_NAMES)
@@ -149,6 +150,9 @@ def make_montage(testX, testY, preds, seed):
 def write_results(model, H, test, args, run):
     """Evaluate the model on ``test`` (testX, testY): the report, the plot of ``H`` (None for
     a loaded model), the confusion matrix and the montage, shown until a key is pressed."""
+    from pyimagesearch import display
+    from pyimagesearch.montage import save_image
+
     # make predictions on the test set and show a nicely formatted classification report
     testX, testY = test
     changes = cli.describe_recipe(args, backend.compute_dtype())
@@ -182,6 +186,7 @@ def write_results(model, H, test, args, run):
 def classify_pictures(model, pictures, args, run):
     """Your ``pictures`` classified by ``model``: printed, written and shown (see
     :mod:`pyimagesearch.classify`)."""
+    from pyimagesearch.classify import classify
     from pyimagesearch.pipeline import predict
 
     classify(partial(predict, model, tta=args.tta), pictures, args.output, run,
@@ -203,6 +208,8 @@ def run_chapter(argv):
     with Supervisor(*cli.written(args)) as run:
         print(f"[INFO] running with {backend.versions()}")
         backend.start()  # on the backend Keras is set to (TensorFlow unless said), quietly
+        from pyimagesearch.classify import read as read_pictures
+
         if args.unused:
             print(f"[WARNING] --load takes the model as it was trained: "
                   f"{', '.join(args.unused)} not used", file=sys.stderr)

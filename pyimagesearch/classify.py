@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch import display, photos
 from pyimagesearch.datasets import LABEL_NAMES, mirrored, scaled
 from pyimagesearch.errors import UserError, shown
-from pyimagesearch.montage import SHEET_PICTURES, classified_sheet, save_image
 from pyimagesearch.portable.runtimes import RUNTIMES, PortableModel, is_portable
 from pyimagesearch.safety.interrupts import leave
 from pyimagesearch.safety.supervisor import Supervisor, supervise
+from pyimagesearch.training.backend import check_opencv_settings
 
 SHEET = "classified.png"
 
@@ -29,6 +28,8 @@ SHEET = "classified.png"
 def read(paths, run):
     """Your own pictures, read before anything else, so that a bad one is named at once;
     returns those that can be classified (if none can, the run is refused)."""
+    from pyimagesearch import photos  # OpenCV: once a run has checked its settings
+
     pictures, problems, notes = photos.prepare(paths) if paths else ([], [], [])
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
@@ -45,6 +46,9 @@ def classify(probabilities, pictures, output, run, window=True):
     """Print the three likeliest labels of each of your ``pictures`` (``probabilities``
     gives them for 28x28 uint8 images), write classified.png into ``output`` and, with
     ``window``, show it."""
+    from pyimagesearch import display
+    from pyimagesearch.montage import SHEET_PICTURES, classified_sheet, save_image
+
     paths, thumbnails, images = zip(*pictures)
     scores = probabilities(np.stack(images))
     for path, score in zip(paths, scores):
@@ -103,6 +107,7 @@ def parse_args(argv=None):
 def main(argv=None):
     """Classify the pictures the command line ``argv`` names; returns the exit code."""
     args = parse_args(argv)
+    check_opencv_settings()
     with Supervisor(args.output, [args.output / SHEET]) as run:
         _, package = RUNTIMES[args.model.suffix.lower()]
         try:

@@ -7,17 +7,19 @@ test the conversion of :mod:`pyimagesearch.photos` against:
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.montage import save_image
 
 
 def make_photo(image, path, rng):
     """Write a photo-like JPEG of ``image`` (28x28 uint8, light on black) to ``path``: the
     way a photo differs from the data, a dark object on a light background, 5 to 20 times
     larger, off-centre on a larger canvas, with a little noise. Returns ``path``."""
+    import cv2  # here, not above: main checks OpenCV's settings first
+
+    from pyimagesearch.montage import save_image
+
     dark_on_light = 255 - image
     scale = rng.uniform(5, 20)
     side = round(28 * scale)
@@ -37,12 +39,14 @@ def main(argv=None):
     """``python -m pyimagesearch.testphoto INDEX PATH``: test image INDEX as a photo-like
     picture, to try ``--classify`` with."""
     from pyimagesearch.datasets import LABEL_NAMES, load_fashion_mnist
+    from pyimagesearch.training.backend import check_opencv_settings
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2 or not (argv[0].isascii() and argv[0].isdigit() and len(argv[0]) < 9):
         sys.exit("usage: python -m pyimagesearch.testphoto TEST_IMAGE_NUMBER PICTURE.jpg")
     index, path = int(argv[0]), Path(argv[1])
     try:
+        check_opencv_settings()
         (_, (testX, testY)), _ = load_fashion_mnist()
         if index >= len(testX):
             raise UserError(f"there are {len(testX):,} test images; give a number below that")

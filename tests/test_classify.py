@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_clean_failure, run_main, user_env
-from pyimagesearch import classify
+from pyimagesearch import classify, display
 from pyimagesearch.errors import UserError
 from pyimagesearch.portable.export import missing_packages
 
@@ -117,7 +117,7 @@ def test_the_sheet_is_shown_only_where_it_was_written(tmp_path, monkeypatch):
     from pyimagesearch import photos
 
     shown = []
-    monkeypatch.setattr(classify.display, "show_window",
+    monkeypatch.setattr(display, "show_window",
                         lambda image, path, run: shown.append(path))
 
     class Run:  # writes what it is given, or, on a full disk, nothing (saying so itself)

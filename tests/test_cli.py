@@ -3,11 +3,13 @@ before anything is read or written, and the line that names what a run changed."
 
 import platform
 import re
+import subprocess
+import sys
 
 import keras
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, user_env
 from pyimagesearch import cli
 from pyimagesearch.errors import UserError
 
@@ -192,3 +194,18 @@ def test_each_flag_says_once_what_a_run_does_with_it():
     # a flag that changes training is not used by a --load run (but --seed picks the montage)
     unused = {action.dest for action in parser.flags if action.with_load is False}
     assert unused == backup - {"seed", "limit"} | {"restart"}
+
+
+@pytest.mark.parametrize("program", [[str(ROOT / "fashion_mnist.py"), "--epochs", "1"],
+                                     ["-m", "pyimagesearch.classify", "m.tflite", "x.png"],
+                                     ["-m", "pyimagesearch.testphoto", "0", "x.jpg"]])
+def test_an_opencv_setting_that_would_abort_the_program_is_one_sentence(tmp_path, program):
+    (tmp_path / "x.png").write_bytes(b"")
+    result = subprocess.run([sys.executable, *program], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={
+                                **user_env(), "OPENCV_IO_MAX_IMAGE_PIXELS": "1e9",
+                                "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: OPENCV_IO_MAX_IMAGE_PIXELS is '1e9', which OpenCV cannot read (it would end "
+        "the program): set a whole number, such as 50000000, or unset it")

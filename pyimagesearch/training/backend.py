@@ -65,6 +65,24 @@ def prefer_onednn():
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
+# what OpenCV reads as whole numbers when it loads, ending the process on anything else
+OPENCV_NUMBERS = ("OPENCV_IO_MAX_IMAGE_PIXELS", "OPENCV_IO_MAX_IMAGE_WIDTH",
+                  "OPENCV_IO_MAX_IMAGE_HEIGHT")
+
+
+def check_opencv_settings():
+    """Raise ``UserError`` for a setting OpenCV cannot read (``1e9``, say): it would end the
+    process as OpenCV loads (``std::stoull`` aborts), with no word of why."""
+    from pyimagesearch.errors import UserError
+
+    for name in OPENCV_NUMBERS:
+        value = os.environ.get(name)
+        if value is not None and not (value.isascii() and value.isdigit() and
+                                      int(value) < 2**64):
+            raise UserError(f"{name} is {value!r}, which OpenCV cannot read (it would end the "
+                            f"program): set a whole number, such as 50000000, or unset it")
+
+
 _import_interrupted = False  # whether a stop signal cut this process's import of Keras short
 
 
@@ -83,6 +101,7 @@ def start():
     if _import_interrupted:
         raise UserError("Keras's import was interrupted earlier in this process, which leaves "
                         "it half-imported; restart the kernel (or the program) and run again")
+    check_opencv_settings()
     open_standard_streams()
     limit_malloc_arenas()
     name, where = configured()
