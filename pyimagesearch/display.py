@@ -10,7 +10,7 @@ import sys
 import cv2
 
 from pyimagesearch.errors import shown
-from pyimagesearch.safety.streams import in_notebook, native_stderr_muted
+from pyimagesearch.safety.streams import in_notebook
 
 WINDOW_TITLE = "Fashion MNIST"
 
@@ -33,29 +33,62 @@ def why_no_window():
     return None if opened else f"OpenCV could not open a window on display {name}"
 
 
+# the window, in a process of its own: OpenCV's window toolkit ends the process that
+# opened a window when the display goes (a dropped ssh -X), which must not be the run
+WINDOW = """
+import signal, sys
+import cv2, numpy as np
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's, which closes the window
+image = cv2.imdecode(np.frombuffer(sys.stdin.buffer.read(), np.uint8), cv2.IMREAD_UNCHANGED)
+try:
+    cv2.imshow(sys.argv[1], image)
+    while cv2.getWindowProperty(sys.argv[1], cv2.WND_PROP_VISIBLE) >= 1:
+        if cv2.waitKey(100) != -1:
+            break
+except cv2.error:
+    sys.exit(3)
+"""
+NO_WINDOWS = 3  # the window's exit code where OpenCV has no window support
+
+
 def show_until_key(title, image, run=None):
     """Show ``image`` in a window until a key is pressed, the window is closed or a stop
-    signal has come to ``run`` (its ``stop_asked``); False if this OpenCV cannot open
-    windows at all (opencv-python-headless)."""
+    signal has come to ``run`` (its ``stop_asked``). Returns why it could not be shown, or
+    ended early (a sentence fragment), else None."""
+    window = subprocess.Popen([sys.executable, "-c", WINDOW, title], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # Qt's notes; the terminal's Ctrl-C
     try:
-        with native_stderr_muted():  # Qt's complaints about missing fonts
-            cv2.imshow(title, image)
-            while cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) >= 1:
-                if cv2.waitKey(100) != -1 or getattr(run, "stop_asked", False):
-                    break
-            cv2.destroyAllWindows()
-    except cv2.error:
-        return False
-    return True
+        try:
+            window.stdin.write(cv2.imencode(".png", image)[1].tobytes())
+            window.stdin.close()
+        except OSError:  # it ended before reading it: said below
+            pass
+        while window.poll() is None:
+            if getattr(run, "stop_asked", False):
+                window.terminate()
+            try:
+                window.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        if window.poll() is None:  # a second stop signal: the run ends, and so does this
+            window.kill()
+    if window.returncode == NO_WINDOWS:
+        return ("this OpenCV has no window support (opencv-python-headless?), so no window "
+                "was opened")
+    if window.returncode and not getattr(run, "stop_asked", False):
+        return "the window closed as its display went away"
+    return None
 
 
 def show(title, image, run=None):
     """Show ``image`` until a key is pressed (see :func:`show_until_key`), where a window
     can open; otherwise return why it could not (a sentence fragment), else None."""
     reason = why_no_window()
-    if reason is None and not show_until_key(title, image, run):
-        reason = "this OpenCV has no window support (opencv-python-headless?)"
-    return reason
+    if reason:
+        return f"{reason}, so no window was opened"
+    return show_until_key(title, image, run)
 
 
 def show_inline(image):
@@ -79,4 +112,4 @@ def show_window(image, path, run=None):
         run.showing()
     reason = show(WINDOW_TITLE, image, run)
     if reason:
-        print(f"[INFO] {reason}, so no window was opened; open {shown(path)} to see it")
+        print(f"[INFO] {reason}; open {shown(path)} to see it")

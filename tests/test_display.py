@@ -25,7 +25,8 @@ needs_xvfb = pytest.mark.skipif(not all(map(shutil.which, TOOLS)),
 
 
 @pytest.fixture
-def virtual_display():
+def virtual_server():
+    """A virtual X server: (its display's name, its process)."""
     # -noreset: by default Xvfb resets whenever its last client leaves, as each xdotool poll
     # below does, and a client connecting during a reset fails: the script's display probe
     # failed so in one CI run, and in 8 of 190 tries of a stress loop here (none with -noreset)
@@ -35,9 +36,14 @@ def virtual_display():
     os.close(write)
     with os.fdopen(read) as pipe:
         display = f":{pipe.readline().strip()}"
-    yield display
+    yield display, server
     server.terminate()
     server.wait(timeout=30)
+
+
+@pytest.fixture
+def virtual_display(virtual_server):
+    return virtual_server[0]
 
 
 def find_window(display, title, process, timeout=300):
@@ -153,3 +159,25 @@ def test_a_stop_signal_while_the_window_is_open_closes_it_saying_all_is_written(
     assert "SIGTERM: closing the window; everything above is written" in stderr
     assert "writing the results first" not in stderr
     assert (tmp_path / "out" / "classified.png").is_file()
+
+
+@needs_xvfb
+def test_a_display_that_goes_away_closes_the_window_and_the_run_ends_well(
+        tmp_path, trained_model, virtual_server):
+    display, server = virtual_server
+    env = {**os.environ, "DISPLAY": display}
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, str(SCRIPT), "--load", str(trained_model.path),
+                                "--dataset-dir", str(trained_model.data), "--output", str(out)],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        find_window(display, "Fashion MNIST", process)
+        server.kill()  # as a dropped ssh -X: the X connection is gone
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "[INFO] the window closed as its display went away; open" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["confusion.png", "montage.png"]  # no lock
