@@ -77,7 +77,7 @@ def test_montage_window_waits_for_a_key(tmp_path, tiny_data, virtual_display):
     try:
         window = find_window(virtual_display, "Fashion MNIST", process)
         montage, shot, score = cv2.imread(str(out / "montage.png")), tmp_path / "screen.png", 0
-        for _ in range(30):  # a second each, while the window paints (later on a busy machine)
+        for _ in range(60):  # a second each, while the window paints (later on a busy machine)
             time.sleep(1)
             subprocess.run(["import", "-window", "root", str(shot)], env=env, check=True)
             screen = cv2.imread(str(shot))
