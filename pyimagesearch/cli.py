@@ -134,9 +134,9 @@ def written(args):
     files the run may write (there, and the exports beside the model), the model file when
     the run trains it or exports it (else None), and whether it trains."""
     files = [args.output / name for name in OUTPUTS.values()]
-    if args.export:  # every format's leftovers, not only the formats asked for
-        files += export.leftovers(args.model)
     trains = args.load is None
+    if args.export or trains:  # the model's folder is this run's: every export's leftovers
+        files += export.leftovers(args.model)
     return args.output, files, args.model if trains or args.export else None, trains
 
 

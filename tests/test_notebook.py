@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -153,6 +154,23 @@ def test_the_program_in_a_kernel_shows_inline_and_survives_an_interrupt(tmp_path
         assert pictures.count("image/png") == 3
         printed, _ = execute(client, f"%run {ROOT / 'fashion_mnist.py'} --epochs 0")
         assert "must be a whole number from 1 to 10000" in printed
+        # the README's way, main([...]): a wrong flag or file is one line, never a traceback
+        printed, _ = execute(client, "print('exit', fashion_mnist.main(['--epochs', '0']))")
+        assert "exit 2" in printed and "Traceback" not in printed, printed
+        printed, _ = execute(client, f"print('exit', fashion_mnist.main(['--dataset-dir', "
+                                     f"{str(tmp_path / 'none')!r}, '--output', "
+                                     f"{str(tmp_path / 'd')!r}]))")
+        assert "exit 1" in printed and "error: " in printed and "Traceback" not in printed
+
+        def interrupt_twice():
+            manager.interrupt_kernel()
+            time.sleep(1)  # the first is taken: training stops after this batch
+            manager.interrupt_kernel()
+
+        printed, _ = execute(client, f"print('exit', fashion_mnist.main(['--epochs', '20', "
+                                     f"'--output', {str(tmp_path / 'e')!r}]))",
+                             until="Epoch 2/", then=interrupt_twice)
+        assert "exit 130" in printed and "Traceback" not in printed, printed
         printed, _ = execute(client, "print('alive')")  # the kernel lives on
         assert printed.strip() == "alive"
     finally:

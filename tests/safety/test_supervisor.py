@@ -70,6 +70,14 @@ def test_the_files_of_a_killed_write_are_removed(tmp_path):
     assert not stale.exists()
 
 
+def test_a_training_run_removes_what_a_killed_export_left(tmp_path):
+    (tmp_path / "out").mkdir()
+    stale = killed_write(tmp_path / "out" / "fashion_mnist-savedmodel")  # a killed export's
+    with supervisor(tmp_path, "--epochs", "3") as run:  # no --export: it trains
+        run.prepare_folders()
+    assert not stale.exists()
+
+
 def test_an_export_removes_what_a_killed_export_of_another_format_left(tmp_path):
     (tmp_path / "out").mkdir()
     stale = killed_write(tmp_path / "out" / "fashion_mnist.tflite")  # a killed litert export's
