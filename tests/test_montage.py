@@ -3,7 +3,7 @@
 import numpy as np
 
 from pyimagesearch.datasets import LABEL_NAMES
-from pyimagesearch.montage import GREEN, RED, annotate, prediction_montage
+from pyimagesearch.montage import GREEN, RED, annotate, pick_images, prediction_montage
 
 
 def label_pixels(tile, colour):
@@ -35,11 +35,10 @@ def test_sixteen_tiles_make_a_4x4_montage():
 
 
 def test_pick_images_is_random_without_a_seed():
-    from fashion_mnist import pick_images
-
     assert len(set(pick_images(16, 10_000))) == 16
     np.testing.assert_array_equal(pick_images(16, 10_000, 3), pick_images(16, 10_000, 3))
     assert not np.array_equal(pick_images(16, 10_000), pick_images(16, 10_000))
+    assert sorted(pick_images(16, 12)) == list(range(12))  # fewer images: all of them
 
 
 def test_the_sheet_is_a_grid_and_every_label_fits():
