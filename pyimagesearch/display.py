@@ -42,9 +42,12 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's, which close
 image = cv2.imdecode(np.frombuffer(sys.stdin.buffer.read(), np.uint8), cv2.IMREAD_UNCHANGED)
 try:
     cv2.imshow(sys.argv[1], image)
-    while cv2.getWindowProperty(sys.argv[1], cv2.WND_PROP_VISIBLE) >= 1:
-        if cv2.waitKey(100) != -1:
+    seen = False  # the window may show some time after imshow: closed only once it was seen
+    while cv2.waitKey(100) == -1:
+        visible = cv2.getWindowProperty(sys.argv[1], cv2.WND_PROP_VISIBLE) >= 1
+        if seen and not visible:  # closed by its user
             break
+        seen = seen or visible
 except cv2.error:
     sys.exit(3)
 """
