@@ -105,9 +105,8 @@ def test_a_display_without_a_server_is_named(tmp_path, capsys, tiny_data, monkey
     assert (tmp_path / "out" / "montage.png").is_file()
 
 
-@needs_xvfb
-def test_classified_pictures_are_shown_in_the_window_too(tmp_path, trained_model,
-                                                         virtual_display):
+def classify_a_photo(tmp_path, trained_model, env):
+    """fashion_mnist.py --load MODEL --classify mine.jpg (a photo-like picture), started."""
     import numpy as np
 
     from pyimagesearch.testphoto import make_photo
@@ -115,12 +114,18 @@ def test_classified_pictures_are_shown_in_the_window_too(tmp_path, trained_model
     picture = np.zeros((28, 28), np.uint8)
     picture[:, 7:21] = 180
     make_photo(picture, tmp_path / "mine.jpg", np.random.default_rng(0))
+    return subprocess.Popen([sys.executable, str(SCRIPT), "--load", str(trained_model.path),
+                             "--classify", str(tmp_path / "mine.jpg"),
+                             "--output", str(tmp_path / "out")],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@needs_xvfb
+def test_classified_pictures_are_shown_in_the_window_too(tmp_path, trained_model,
+                                                         virtual_display):
     env = {**os.environ, "DISPLAY": virtual_display}
-    process = subprocess.Popen([sys.executable, str(SCRIPT), "--load", str(trained_model.path),
-                                "--classify", str(tmp_path / "mine.jpg"),
-                                "--output", str(tmp_path / "out")],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = classify_a_photo(tmp_path, trained_model, env)
     try:
         window = find_window(virtual_display, "Fashion MNIST", process)
         assert (tmp_path / "out" / "classified.png").is_file()
@@ -135,19 +140,8 @@ def test_classified_pictures_are_shown_in_the_window_too(tmp_path, trained_model
 @needs_xvfb
 def test_a_stop_signal_while_the_window_is_open_closes_it_saying_all_is_written(
         tmp_path, trained_model, virtual_display):
-    import numpy as np
-
-    from pyimagesearch.testphoto import make_photo
-
-    picture = np.zeros((28, 28), np.uint8)
-    picture[:, 7:21] = 180
-    make_photo(picture, tmp_path / "mine.jpg", np.random.default_rng(0))
     env = {**os.environ, "DISPLAY": virtual_display}
-    process = subprocess.Popen([sys.executable, str(SCRIPT), "--load", str(trained_model.path),
-                                "--classify", str(tmp_path / "mine.jpg"),
-                                "--output", str(tmp_path / "out")],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = classify_a_photo(tmp_path, trained_model, env)
     try:
         find_window(virtual_display, "Fashion MNIST", process)
         process.send_signal(signal.SIGTERM)
