@@ -36,14 +36,15 @@ def why_no_window():
 # the window, in a process of its own: OpenCV's window toolkit ends the process that
 # opened a window when the display goes (a dropped ssh -X), which must not be the run
 WINDOW = """
-import signal, sys
+import os, signal, sys
 import cv2, numpy as np
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's, which closes the window
+run = os.getppid()  # the window goes with the run, even one killed (kill -9)
 image = cv2.imdecode(np.frombuffer(sys.stdin.buffer.read(), np.uint8), cv2.IMREAD_UNCHANGED)
 try:
     cv2.imshow(sys.argv[1], image)
     seen = False  # the window may show some time after imshow: closed only once it was seen
-    while cv2.waitKey(100) == -1:
+    while cv2.waitKey(100) == -1 and os.getppid() == run:
         visible = cv2.getWindowProperty(sys.argv[1], cv2.WND_PROP_VISIBLE) >= 1
         if seen and not visible:  # closed by its user
             break
