@@ -161,9 +161,11 @@ def worker(config, steps, warmup):
     }))
 
 
-def matmul_roofline(n=2048, repeats=20):
-    """GFLOP/s of the best of ``repeats`` n x n matrix products, in float32 and bfloat16,
-    by the backend KERAS_BACKEND names (each product one op of its own)."""
+def matmul_roofline(n=2048, repeats=20, budget=10.0):
+    """GFLOP/s of the best of ``repeats`` n x n matrix products (fewer once ``budget``
+    seconds have gone: PyTorch multiplies bfloat16 slowly on a CPU without bfloat16
+    instructions), in float32 and bfloat16, by the backend KERAS_BACKEND names (each product
+    one op of its own)."""
     start_keras("b")
     import keras
 
@@ -171,11 +173,13 @@ def matmul_roofline(n=2048, repeats=20):
     for dtype in ("float32", "bfloat16"):
         a = keras.ops.cast(keras.random.uniform((n, n), seed=0), dtype)
         keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm up
-        best = float("inf")
+        best, began = float("inf"), time.perf_counter()
         for _ in range(repeats):
             start = time.perf_counter()
             keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # waits for the product
             best = min(best, time.perf_counter() - start)
+            if time.perf_counter() - began > budget:
+                break
         limits[dtype] = 2 * n**3 / best / 1e9
     return limits
 

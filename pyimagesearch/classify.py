@@ -18,8 +18,7 @@ import numpy as np
 from pyimagesearch.datasets import LABEL_NAMES, mirrored, scaled
 from pyimagesearch.errors import UserError, shown
 from pyimagesearch.portable.runtimes import RUNTIMES, PortableModel, is_portable
-from pyimagesearch.safety.interrupts import leave
-from pyimagesearch.safety.supervisor import Supervisor, supervise
+from pyimagesearch.safety.supervisor import Supervisor, leave, supervise
 from pyimagesearch.training.backend import check_opencv_settings
 
 SHEET = "classified.png"

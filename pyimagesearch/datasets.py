@@ -143,10 +143,10 @@ def candidate_dirs(dataset_dir=None):
     return found
 
 
-def load_fashion_mnist(dataset_dir=None, download=True):
+def load_fashion_mnist(dataset_dir=None, download=True, limit=None):
     """Return ``(((trainX, trainY), (testX, testY)), source)``: the arrays Keras's
-    ``fashion_mnist.load_data()`` returns, and where they came from (a folder, or "the Keras
-    download").
+    ``fashion_mnist.load_data()`` returns (with ``limit``, the first ``limit`` training
+    images only), and where they came from (a folder, or "the Keras download").
 
     Images are uint8 arrays of shape (n, 28, 28), labels uint8 arrays of shape
     (n,). Folders are tried in this order: ``dataset_dir``, ``$FASHION_MNIST_DIR``,
@@ -157,6 +157,16 @@ def load_fashion_mnist(dataset_dir=None, download=True):
     ``keras.datasets.fashion_mnist.load_data()`` is tried last. Raises
     :class:`DatasetError`, in one sentence, when there is no valid data.
     """
+    ((trainX, trainY), test), source = _load(dataset_dir, download)
+    if limit is not None:
+        if limit > len(trainX):
+            raise UserError(f"--limit {limit} is more than the {len(trainX):,} training images; "
+                            f"use a smaller number")
+        trainX, trainY = trainX[:limit], trainY[:limit]
+    return ((trainX, trainY), test), source
+
+
+def _load(dataset_dir, download):
     for folder, explicit in candidate_dirs(dataset_dir):
         if explicit and folder.is_file():
             raise DatasetError(f"the dataset folder {folder} is a file, not a folder; pass the "

@@ -5,14 +5,14 @@ By default each raises :class:`Interrupted` wherever the program is, as Ctrl-C r
 ``KeyboardInterrupt``. Where stopping at once would lose work, :func:`deferred` lets the
 first one only be noted, so the work can end cleanly; a second raises at once.
 Where the platform has no such signal (SIGHUP on Windows), it is left out. After a
-stop signal, :func:`leave` ends the process with the shell's exit code for it.
+stop signal, the supervisor's ``leave`` ends the process with the shell's exit code for
+it.
 
 Python hands signals to its main thread only: in any other (a web app's worker, a notebook
 extension's), nothing here changes a handler, and a run cannot be stopped cleanly by them.
 """
 
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -128,25 +128,7 @@ def deferred(on_first=None, quit_note=None):
             signal.signal(signum, handler)
 
 
-def leave(code):
-    """End the program with ``code``: at once after a stop signal (see
-    :func:`exit_at_once`), through the normal shutdown otherwise. Run inside IPython (a
-    notebook's ``%run``), it only raises ``SystemExit``: the kernel lives on."""
-    if code > 128 and not in_ipython():
-        exit_at_once(code)
-    sys.exit(code)
-
-
 def in_ipython():
     """Whether this program runs inside IPython: a notebook's kernel, or its shell."""
     shell = sys.modules.get("IPython")
     return shell is not None and shell.get_ipython() is not None
-
-
-def exit_at_once(code):
-    """Leave with ``code`` without the interpreter's shutdown. Ctrl-C can leave
-    TensorFlow's threads mid-step, and a normal shutdown under them now and then crashes
-    (SIGSEGV); call this only once every file is closed."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

@@ -17,6 +17,7 @@ In the last two, a second signal ends the run at once, saying what was not writt
 
 import contextlib
 import errno
+import os
 import sys
 import time
 from pathlib import Path
@@ -217,6 +218,13 @@ class Supervisor:
         print(f"\n[WARNING] could not write the backup {shown(self.backup_path)} ({reason}); "
               f"training goes on, but a killed run could not continue from here", flush=True)
 
+    def load(self, path):
+        """The model an earlier run saved at ``path``, checked to fit Fashion-MNIST."""
+        from pyimagesearch.safety.modelfile import load_model
+
+        print(f"[INFO] loading model {path}...")
+        return load_model(path)
+
     def save(self, model):
         """End training: say how it went, and save ``model`` (somewhere else if it cannot be
         where asked). Raises :class:`RunEnded` if nothing worth saving was trained, or if a
@@ -361,6 +369,24 @@ def supervise(main, argv=None):
             print(f"error: {reason(error)}{where}", file=sys.stderr)
             code = 1
         return code or (1 if out.failure else 0)
+
+
+def leave(code):
+    """End the program with the exit ``code`` :func:`supervise` returned: at once after a stop
+    signal (see :func:`exit_at_once`), through the normal shutdown otherwise. Run inside
+    IPython (a notebook's ``%run``), it only raises ``SystemExit``: the kernel lives on."""
+    if code > 128 and not interrupts.in_ipython():
+        exit_at_once(code)
+    sys.exit(code)
+
+
+def exit_at_once(code):
+    """Leave with ``code`` without the interpreter's shutdown. Ctrl-C can leave
+    TensorFlow's threads mid-step, and a normal shutdown under them now and then crashes
+    (SIGSEGV); call this only once every file is closed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _remove_if_empty(folders):

@@ -27,6 +27,17 @@ class Placement:
             raise UserError(f"{plural(images, 'training image')} cannot be shared among "
                             f"{self.workers} processes; give --limit {self.workers} at least")
 
+    def on_this_process(self, model):
+        """``model`` as this process alone holds it, to evaluate and predict with: itself,
+        or, trained by several JAX processes, a copy on this process's devices (an output
+        spread over the devices of several processes cannot be read in one)."""
+        if self.workers == 1:
+            return model
+        keras.distribution.set_distribution(None)
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        return copy
+
     @property
     def batch_scale(self):
         """How many batches of --batch-size this process feeds at every step."""
@@ -71,15 +82,3 @@ def _keras_data_parallel():
     distribution.auto_shard_dataset = False  # each process feeds its own share of the images
     keras.distribution.set_distribution(distribution)
     return Placement(distribution.scope, len(devices), jax.process_index(), jax.process_count())
-
-
-def on_this_process(model, place):
-    """``model`` as this process alone holds it, to evaluate and predict with: itself, or,
-    trained by several JAX processes, a copy on this process's devices (an output spread
-    over the devices of several processes cannot be read in one)."""
-    if place.workers == 1:
-        return model
-    keras.distribution.set_distribution(None)
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy

@@ -42,7 +42,7 @@ def test_ctrl_c_while_keras_starts_ends_a_program_but_not_a_notebooks_kernel(ker
                "fashion_mnist.run_chapter = start\n"
                "code = fashion_mnist.main([])\nprint('the kernel lives on', code)\n"
                f"if not {kernel}:\n"
-               "    from pyimagesearch.safety.interrupts import leave\n    leave(code)\n")
+               "    from pyimagesearch.safety.supervisor import leave\n    leave(code)\n")
     result = subprocess.run([sys.executable, "-c", start], cwd=ROOT, env=user_env(),
                             capture_output=True, text=True, timeout=300)
     assert "Ctrl-C: stopped, nothing was written" in result.stderr
