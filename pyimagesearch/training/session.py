@@ -5,8 +5,8 @@ is done, the averaged weights put in and the memory training freed handed back."
 
 from functools import partial
 
+from pyimagesearch import pipeline
 from pyimagesearch.errors import plural
-from pyimagesearch.pipeline import augment_batch, make_dataset
 from pyimagesearch.safety.streams import progress_bars
 from pyimagesearch.training.memory import release_freed_memory
 from pyimagesearch.training.swa import WeightAverage, recompute_batch_norm
@@ -42,10 +42,10 @@ class TrainingSession:
         """``images`` and ``labels`` in batches of ``size``, each of ``epochs`` reshuffled and
         augmented anew."""
         args = self.args
-        augment = (partial(augment_batch, max_shift=args.max_shift, erase_rate=args.erase_rate)
-                   if args.augment else None)
-        return make_dataset(images, labels, size, shuffle=True, seed=self._seed, epochs=epochs,
-                            augment=augment)
+        augment = (partial(pipeline.augment_batch, max_shift=args.max_shift,
+                           erase_rate=args.erase_rate) if args.augment else None)
+        return pipeline.make_dataset(images, labels, size, shuffle=True, seed=self._seed,
+                                     epochs=epochs, augment=augment)
 
     def finish(self):
         """After ``fit``: with --swa and every epoch run, the model takes the mean of the last
