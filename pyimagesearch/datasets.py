@@ -155,7 +155,9 @@ def load_fashion_mnist(dataset_dir=None, download=True, limit=None):
     A folder the user named must exist and hold the files; the two standard
     folders are skipped when empty. When none has them and ``download`` is true,
     ``keras.datasets.fashion_mnist.load_data()`` is tried last. Raises
-    :class:`DatasetError`, in one sentence, when there is no valid data.
+    :class:`DatasetError`, in one sentence, when there is no valid data, and
+    :class:`UserError` (naming ``--limit``, the flag that passes it) when ``limit`` is more
+    than the training images.
     """
     ((trainX, trainY), test), source = _load(dataset_dir, download)
     if limit is not None:

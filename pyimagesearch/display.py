@@ -34,17 +34,20 @@ def why_no_window():
 
 
 # the window, in a process of its own: OpenCV's window toolkit ends the process that
-# opened a window when the display goes (a dropped ssh -X), which must not be the run
+# opened a window when the display goes (a dropped ssh -X), which must not be the run; it
+# closes when the run is gone (its parent changes: on Linux and macOS, not on Windows)
 WINDOW = """
 import os, signal, sys
 import cv2, numpy as np
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's, which closes the window
-run = os.getppid()  # the window goes with the run, even one killed (kill -9)
+# the window goes with the run, even one killed (kill -9); on Windows a process keeps its
+# parent's number, and a virtual environment's python.exe starts another in between
+run = int(sys.argv[2]) if os.name == "posix" else None
 image = cv2.imdecode(np.frombuffer(sys.stdin.buffer.read(), np.uint8), cv2.IMREAD_UNCHANGED)
 try:
     cv2.imshow(sys.argv[1], image)
     seen = False  # the window may show some time after imshow: closed only once it was seen
-    while cv2.waitKey(100) == -1 and os.getppid() == run:
+    while cv2.waitKey(100) == -1 and run in (None, os.getppid()):
         visible = cv2.getWindowProperty(sys.argv[1], cv2.WND_PROP_VISIBLE) >= 1
         if seen and not visible:  # closed by its user
             break
@@ -59,7 +62,8 @@ def show_until_key(title, image, run=None):
     """Show ``image`` in a window until a key is pressed, the window is closed or a stop
     signal has come to ``run`` (its ``stop_asked``). Returns why it could not be shown, or
     ended early (a sentence fragment), else None."""
-    window = subprocess.Popen([sys.executable, "-c", WINDOW, title], stdin=subprocess.PIPE,
+    window = subprocess.Popen([sys.executable, "-c", WINDOW, title, str(os.getpid())],
+                              stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)  # Qt's notes; the terminal's Ctrl-C
     try:

@@ -8,6 +8,7 @@ import pytest
 import pyimagesearch.datasets as datasets
 from conftest import idx_bytes, write_dataset
 from pyimagesearch.datasets import DatasetError, load_fashion_mnist, read_idx
+from pyimagesearch.errors import UserError
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +27,16 @@ def test_reads_gzipped_and_raw_files(tmp_path, gz):
         assert got.dtype == np.uint8
         np.testing.assert_array_equal(got, want)
     assert a.shape == (30, 28, 28) and b.shape == (30,) and source == str(tmp_path)
+
+
+def test_limit_keeps_the_first_training_images_and_refuses_more_than_there_are(tmp_path):
+    (trainX, trainY), (testX, _) = write_dataset(tmp_path, n_train=30, n_test=20)
+    ((a, b), (c, _)), _ = load_fashion_mnist(tmp_path, download=False, limit=7)
+    np.testing.assert_array_equal(a, trainX[:7])
+    np.testing.assert_array_equal(b, trainY[:7])
+    np.testing.assert_array_equal(c, testX)  # the test set stays whole
+    with pytest.raises(UserError, match="--limit 31 is more than the 30 training images"):
+        load_fashion_mnist(tmp_path, download=False, limit=31)
 
 
 def test_search_order(tmp_path, monkeypatch):

@@ -97,8 +97,8 @@ def montage_on_screen(out, display, process, seconds=90):
 @needs_xvfb
 def test_montage_window_waits_for_a_key(tmp_path, tiny_data, virtual_display):
     # a second try where the first saw no montage: in 3 of 3 CI runs on PyTorch (never on the
-    # other backends, never here in 60 tries, under load or not) the screen stayed black; the
-    # first try's state is printed, so that the next CI log says why
+    # other backends, never here: docs/performance.md) the screen stayed black; the first
+    # try's state is printed, so that the next CI log says why
     env = {**os.environ, "DISPLAY": virtual_display}
     for attempt in (1, 2):
         out = tmp_path / f"try{attempt}" / "out"
@@ -165,7 +165,7 @@ def window_closes(display, process, title="Fashion MNIST", timeout=30):
         time.sleep(0.2)
 
 
-@needs_xvfb
+@needs_xvfb  # Linux (and macOS, where a killed process's children change parent too)
 def test_a_killed_run_takes_its_window_with_it(tmp_path, trained_model, virtual_display):
     env = {**os.environ, "DISPLAY": virtual_display}
     process = classify_a_photo(tmp_path, trained_model, env)

@@ -56,7 +56,8 @@ class Supervisor:
     Made before anything is read, it checks the folders (:class:`UserError` if the run
     cannot write there, or another live run holds them). Then: :meth:`prepare_folders`
     (which locks them for this run), :meth:`start_training` (``guard`` says how training
-    ends), :meth:`save`, :meth:`write`, and :meth:`end`, which gives the exit code.
+    ends), :meth:`save` (or, for a model trained before, :meth:`load`), :meth:`write`, and
+    :meth:`end`, which gives the exit code.
     """
 
     def __init__(self, output, files=(), model=None, trains=False):
