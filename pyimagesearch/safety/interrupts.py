@@ -41,8 +41,28 @@ class Interrupted(KeyboardInterrupt):
         self.note = None
 
 
+last = None  # the last Interrupted a stop signal raised in this process: see :func:`raised`
+
+
+def _interrupt(signum, note=None):
+    """Raise :class:`Interrupted` for ``signum``, remembered in :data:`last`."""
+    global last
+    last = Interrupted(signum)
+    last.note = note
+    raise last
+
+
+def raised():
+    """The :class:`Interrupted` a stop signal raised since the last call, or None. C code that
+    a signal interrupts (TensorFlow's, say) can turn the exception into another of its own
+    (``SystemError: bad argument to internal function``): what it raises is then the stop."""
+    global last
+    stop, last = last, None
+    return stop
+
+
 def _raise(signum, frame):
-    raise Interrupted(signum)
+    _interrupt(signum)
 
 
 def install():
@@ -97,9 +117,7 @@ class Deferred:
 
     def _handle(self, signum, frame):
         if self.signum is not None:
-            stop = Interrupted(signum)
-            stop.note = self.quit_note() if callable(self.quit_note) else self.quit_note
-            raise stop
+            _interrupt(signum, self.quit_note() if callable(self.quit_note) else self.quit_note)
         self.signum = signum
         if self.on_first is not None:
             self.on_first(signum)

@@ -351,8 +351,15 @@ def supervise(main, argv=None):
     least. Returns the exit code."""
     with interrupts.installed(), surviving_streams(_output_failed) as (out, _), \
             private_temporary_folder():
+        interrupts.raised()  # one before this run is not this run's
         try:
-            code = main(argv)
+            try:
+                code = main(argv)
+            except Exception as error:  # a stop signal's, that C code turned into its own
+                stop = interrupts.raised()
+                if stop is None or isinstance(error, (UserError, RunEnded, OSError)):
+                    raise
+                raise stop from None
         except SystemExit as exit:  # argparse's: --help (0), a wrong flag (2)
             code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
         except UserError as error:

@@ -170,6 +170,28 @@ def test_a_signal_after_training_gives_its_exit_code(tmp_path):
         assert run.end() == 129
 
 
+def test_a_stop_that_c_code_turned_into_an_error_of_its_own_is_still_a_stop(capsys):
+    # a second Ctrl-C inside TensorFlow's tracing came out as "SystemError: bad argument to
+    # internal function" (Python 3.10, TensorFlow 2.16.1, in a CI run of the notebook's test)
+    def main(argv):
+        with interrupts.deferred(quit_note="interrupted twice: stopped at once"):
+            send(signal.SIGINT)
+            try:
+                send(signal.SIGINT)
+            except interrupts.Interrupted:
+                raise SystemError("bad argument to internal function") from None
+        return 0
+
+    assert supervise(main) == 130
+    err = capsys.readouterr().err
+    assert "interrupted twice: stopped at once" in err and "SystemError" not in err
+    def bug(argv):
+        raise SystemError("a bug")
+
+    with pytest.raises(SystemError):  # an error with no stop signal behind it is not one
+        supervise(bug)
+
+
 def test_supervise_turns_errors_and_stops_into_one_line(tmp_path, capsys):
     def refused(argv):
         raise UserError("use a smaller number")
