@@ -5,10 +5,12 @@ shows its pictures inline, draws Keras's progress bar, runs twice, and keeps its
 when the kernel is interrupted, leaving no handler or lock behind."""
 
 import os
+import queue
 import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 
 import nbformat
 import pytest
@@ -103,7 +105,12 @@ def execute(client, code, until=None, then=None):
     message_id = client.execute(code)
     printed, pictures, done = "", [], False
     while True:
-        message = client.get_iopub_msg(timeout=600)
+        try:
+            message = client.get_iopub_msg(timeout=600)
+        except queue.Empty:
+            raise AssertionError(f"the kernel said nothing for 10 minutes (ipykernel "
+                                 f"{version('ipykernel')}, tornado {version('tornado')}) after "
+                                 f"printing: {printed[-2000:]!r}") from None
         if message["parent_header"].get("msg_id") != message_id:
             continue
         kind, content = message["msg_type"], message["content"]
