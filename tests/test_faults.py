@@ -456,7 +456,8 @@ def test_a_stop_during_an_export_leaves_no_partial_file(tmp_path, trained_model)
     process.send_signal(signal.SIGINT)  # the second: at once, in the middle of the export
     stdout, stderr = process.communicate(timeout=300)
     stderr = seen + stderr
-    assert process.returncode == 130 and "Traceback" not in stderr
+    assert process.returncode == 130 and "Traceback" not in stderr, (process.returncode, stdout,
+                                                                      stderr)
     left = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert not [name for name in left if name.startswith(".")], left  # no temporary
     # where the second lands depends on timing: in the export ("not written: ..."), just
