@@ -353,13 +353,7 @@ def supervise(main, argv=None):
             private_temporary_folder():
         interrupts.raised()  # one before this run is not this run's
         try:
-            try:
-                code = main(argv)
-            except Exception as error:  # a stop signal's, that C code turned into its own
-                stop = interrupts.raised()
-                if stop is None or isinstance(error, (UserError, RunEnded, OSError)):
-                    raise
-                raise stop from None
+            code = main(argv)
         except SystemExit as exit:  # argparse's: --help (0), a wrong flag (2)
             code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
         except UserError as error:
@@ -368,15 +362,25 @@ def supervise(main, argv=None):
         except RunEnded as ended:
             code = ended.code
         except interrupts.Interrupted as stop:
-            before = f"{stop}: stopped, nothing was written"
-            print(f"\n[INFO] {stop.note or before}", file=sys.stderr)
-            code = interrupts.exit_code(stop.signum)
+            code = _stopped(stop)
         except OSError as error:  # a path that cannot even be looked at: not this user's, say
             where = (f" for {shown(error.filename)}; check the path, or choose another"
                      if error.filename else "")
             print(f"error: {reason(error)}{where}", file=sys.stderr)
             code = 1
+        except Exception:  # a stop signal's, that C code turned into an error of its own
+            stop = interrupts.raised()
+            if stop is None:
+                raise
+            code = _stopped(stop)
         return code or (1 if out.failure else 0)
+
+
+def _stopped(stop):
+    """Say how the :class:`~pyimagesearch.safety.interrupts.Interrupted` ``stop`` ended the
+    run, in one line; returns its exit code."""
+    print(f"\n[INFO] {stop.note or f'{stop}: stopped, nothing was written'}", file=sys.stderr)
+    return interrupts.exit_code(stop.signum)
 
 
 def leave(code):

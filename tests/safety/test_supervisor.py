@@ -185,6 +185,7 @@ def test_a_stop_that_c_code_turned_into_an_error_of_its_own_is_still_a_stop(caps
     assert supervise(main) == 130
     err = capsys.readouterr().err
     assert "interrupted twice: stopped at once" in err and "SystemError" not in err
+
     def bug(argv):
         raise SystemError("a bug")
 
